@@ -1,0 +1,120 @@
+"""REST API of the accounts domain: POST/GET /accounts, GET/DELETE /accounts/{connection_id}."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.accounts.dal import repository
+from functions.accounts.exceptions import (
+    ConnectionConflict,
+    ConnectionNotFound,
+    InvalidRequest,
+    ServiceUnavailable,
+)
+from functions.accounts.integrations.templates import S3TemplateStore
+from functions.accounts.integrations.workflow import StepFunctionsWorkflow
+from functions.accounts.logic import connections
+from functions.accounts.logic.connections import AccountsApiDeps, ConnectConfig
+from functions.accounts.models.api import ConnectAccountRequest, ConnectionList, ConnectionView
+from functions.accounts.settings import get_settings
+from functions.shared import aws
+from functions.shared.clock import now
+from functions.shared.events import EventBridgePublisher
+from functions.shared.observability import logger
+from functions.shared.principal import Forbidden, Principal, Unauthenticated
+
+log = logger("accounts")
+app = APIGatewayRestResolver(enable_validation=True)
+ConnectionIdPath = Annotated[str, Path(pattern=r"^conn_[a-z0-9]{26}$", description="A connection id")]
+
+
+def _deps() -> AccountsApiDeps:
+    s = get_settings()
+    repository.configure_from(s)
+    return AccountsApiDeps(
+        connections=repository.DynamoConnectionRepository(),
+        templates=S3TemplateStore(aws.client("s3"), s.service_bucket),
+        workflow=StepFunctionsWorkflow(aws.client("stepfunctions"), s.connect_account_state_machine_arn),
+        events=EventBridgePublisher(aws.client("events"), s.event_bus_name),
+        clock=now,
+        config=ConnectConfig(
+            service_account_id=s.service_account_id,
+            supported_regions=s.supported_regions,
+            assumer_role_arn=s.customer_assumer_role_arn,
+            callback_topic_name=s.callback_topic_name,
+            event_bus_name=s.event_bus_name,
+            state_machine_arn=s.connect_account_state_machine_arn,
+            connect_window_seconds=s.connect_window_seconds,
+        ),
+    )
+
+
+DEPS = _deps()
+
+
+def _principal() -> Principal:
+    return Principal.from_authorizer_context(app.current_event.request_context.authorizer.raw_event)
+
+
+@app.post("/accounts", status_code=201, summary="Connect an AWS account", responses={201: {}})
+def connect(body: Annotated[ConnectAccountRequest, Body()]) -> ConnectionView:
+    return connections.connect_account(DEPS, _principal(), body)
+
+
+@app.get("/accounts", summary="List the org's account connections")
+def list_all() -> ConnectionList:
+    return ConnectionList(items=connections.list_connections(DEPS, _principal()))
+
+
+@app.get("/accounts/<connection_id>", summary="Read one account connection")
+def get_one(connection_id: ConnectionIdPath) -> ConnectionView:
+    return connections.get_connection(DEPS, _principal(), connection_id)
+
+
+@app.delete("/accounts/<connection_id>", summary="Disconnect an AWS account")
+def disconnect(connection_id: ConnectionIdPath) -> ConnectionView:
+    return connections.disconnect(DEPS, _principal(), connection_id)
+
+
+def _error(status: int, message: str, **extra: Any) -> Response[Any]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body={"message": message, **extra})
+
+
+@app.exception_handler(InvalidRequest)
+def _invalid(exc: InvalidRequest) -> Response[Any]:
+    return _error(422, str(exc), field=exc.field)
+
+
+@app.exception_handler(ConnectionNotFound)
+def _not_found(exc: ConnectionNotFound) -> Response[Any]:
+    return _error(404, str(exc))
+
+
+@app.exception_handler(ConnectionConflict)
+def _conflict(exc: ConnectionConflict) -> Response[Any]:
+    return _error(409, str(exc))
+
+
+@app.exception_handler(Forbidden)
+def _forbidden(exc: Forbidden) -> Response[Any]:
+    return _error(403, str(exc))
+
+
+@app.exception_handler(Unauthenticated)
+def _unauthenticated(exc: Unauthenticated) -> Response[Any]:
+    return _error(401, "Unauthorized")
+
+
+@app.exception_handler(ServiceUnavailable)
+def _unavailable(exc: ServiceUnavailable) -> Response[Any]:
+    log.exception("dependency failure")
+    return _error(503, str(exc))
+
+
+@log.inject_lambda_context(correlation_id_path="requestContext.requestId")
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

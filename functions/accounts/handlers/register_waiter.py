@@ -1,0 +1,25 @@
+"""connect_account / AwaitCallback: keeps the task token so the customer's callback can resume us."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.accounts.dal import repository
+from functions.accounts.exceptions import ConnectionClosed
+from functions.accounts.settings import get_settings
+from functions.shared.observability import logger
+
+log = logger("accounts")
+_s = get_settings()
+repository.configure_from(_s)
+CONNECTIONS = repository.DynamoConnectionRepository()
+
+
+@log.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # The token is a credential for this execution: it goes to the table, never to a log.
+    if not CONNECTIONS.set_task_token(event["org_id"], event["connection_id"], event["task_token"]):
+        raise ConnectionClosed("the connection is no longer pending")
+    return {"registered": True}

@@ -1,0 +1,249 @@
+"""Custom-resource requests from customers' role stacks.
+
+Every message is unauthenticated: anyone can publish to the callback topic. A request is accepted
+only when it matches a PENDING connection's single-use nonce and accounts; everything else is
+answered FAILED (so the customer's stack never hangs) and leaves the connection untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from functions.accounts.exceptions import CallbackRejected, WaiterNotReady
+from functions.accounts.logic.connections import hash_nonce
+from functions.accounts.logic.ports import (
+    CallbackRepository,
+    Clock,
+    CloudFormationResponder,
+    ConnectionRepository,
+    EventPublisher,
+    Workflow,
+)
+from functions.accounts.logic.response_url import ResponseUrlRejected
+from functions.accounts.models.callback import CustomResourceRequest
+from functions.accounts.models.connection import CallbackRequest, CallbackStatus, Connection, ConnectionStatus
+from functions.accounts.models.events import AccountDisconnected
+
+log = logging.getLogger(__name__)
+
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
+STACK_ARN = re.compile(r"^arn:aws[a-z-]*:cloudformation:([a-z0-9-]+):(\d{12}):stack/[\w-]{1,128}/[\w-]+$")
+CONNECTION_ID = re.compile(r"^conn_[a-z0-9]{26}$")
+
+
+class Outcome(StrEnum):
+    DISPATCHED = "DISPATCHED"  # the workflow will verify and answer
+    ANSWERED = "ANSWERED"  # answered here (SUCCESS or FAILED)
+    DUPLICATE = "DUPLICATE"  # a replay of a request already handled
+
+
+@dataclass(frozen=True)
+class CallbackDeps:
+    connections: ConnectionRepository
+    callbacks: CallbackRepository
+    workflow: Workflow
+    responder: CloudFormationResponder
+    events: EventPublisher
+    clock: Clock
+    supported_regions: tuple[str, ...]
+    connect_window_seconds: int
+
+
+def request_key(req: CustomResourceRequest) -> str:
+    raw = "|".join((req.StackId, req.LogicalResourceId, req.RequestId, req.RequestType))
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def rejected_physical_id(key: str) -> str:
+    """Deterministic, and never a connection id: a rollback's Delete must not disconnect anything."""
+    return f"stackpilot-rejected-{key[:20]}"
+
+
+def handle_request(deps: CallbackDeps, req: CustomResourceRequest, topic_region: str) -> Outcome:
+    """``topic_region`` is the region of the topic the message came through."""
+    key = request_key(req)
+    stored = deps.callbacks.get(key)
+    if stored is not None and stored.status is not CallbackStatus.RECEIVED:
+        return Outcome.DUPLICATE
+    if stored is None:
+        stored = _store(deps, req, key, _stack_region(req) or topic_region)
+        if stored is None:  # a concurrent delivery of the same request won the race
+            return Outcome.DUPLICATE
+    try:
+        if req.RequestType == "Create":
+            return _create(deps, req, stored, topic_region)
+        if req.RequestType == "Update":
+            return _update(deps, req, stored, topic_region)
+        return _delete(deps, req, stored)
+    except CallbackRejected as rejected:
+        _answer(deps, stored, "FAILED", str(rejected), rejected_physical_id(key))
+        return Outcome.ANSWERED
+
+
+def _store(deps: CallbackDeps, req: CustomResourceRequest, key: str, region: str) -> CallbackRequest | None:
+    record = CallbackRequest(
+        request_key=key,
+        connection_id=req.ResourceProperties.ConnectionId[:64],
+        org_id=None,
+        request_type=req.RequestType,
+        stack_id=req.StackId,
+        request_id=req.RequestId,
+        logical_resource_id=req.LogicalResourceId,
+        physical_resource_id=req.PhysicalResourceId,
+        response_url=req.ResponseURL,
+        region=region,
+        status=CallbackStatus.RECEIVED,
+        received_at=deps.clock(),
+    )
+    return record if deps.callbacks.put_new(record) else None
+
+
+def _stack_region(req: CustomResourceRequest) -> str | None:
+    """Answers go to the response endpoint of the stack's own region."""
+    match = STACK_ARN.match(req.StackId)
+    return match.group(1) if match else None
+
+
+def _create(deps: CallbackDeps, req: CustomResourceRequest, stored: CallbackRequest, topic_region: str) -> Outcome:
+    props = req.ResourceProperties
+    if not CONNECTION_ID.match(props.ConnectionId):
+        raise CallbackRejected("ConnectionId is missing or malformed")
+    connection = deps.connections.find_by_id(props.ConnectionId)
+    if connection is None:
+        raise CallbackRejected(f"connection {props.ConnectionId} does not exist")
+    _check_nonce(connection, props.Nonce, deps.clock())
+    _check_origin(connection, req, topic_region)
+    if not connection.task_token:
+        raise WaiterNotReady("the connection workflow is not waiting yet")
+    output = {
+        "request_key": stored.request_key,
+        "request_type": req.RequestType,
+        "stack_id": req.StackId,
+        "role_arn": props.RoleArn,
+    }
+    if not deps.workflow.resume(connection.task_token, output):
+        raise CallbackRejected("the connection stopped waiting (expired or disconnected); create a new one")
+    deps.callbacks.set_status(stored.request_key, CallbackStatus.DISPATCHED)
+    return Outcome.DISPATCHED
+
+
+def _update(deps: CallbackDeps, req: CustomResourceRequest, stored: CallbackRequest, topic_region: str) -> Outcome:
+    connection = _owned_connection(deps, req)
+    if connection is None or connection.status not in (ConnectionStatus.CONNECTED, ConnectionStatus.FAILED):
+        raise CallbackRejected("this stack does not hold a connection that can be re-verified")
+    _check_origin(connection, req, topic_region)
+    # An update is proven by re-verification itself: only a role that demands our ExternalId passes.
+    deps.workflow.start(
+        f"reverify-{connection.connection_id}-{stored.request_key[:16]}",
+        {
+            "org_id": connection.org_id,
+            "connection_id": connection.connection_id,
+            "mode": "reverify",
+            "connect_window_seconds": deps.connect_window_seconds,
+            "callback": {
+                "request_key": stored.request_key,
+                "request_type": req.RequestType,
+                "stack_id": req.StackId,
+                "role_arn": req.ResourceProperties.RoleArn,
+            },
+        },
+    )
+    deps.callbacks.set_status(stored.request_key, CallbackStatus.DISPATCHED)
+    return Outcome.DISPATCHED
+
+
+def _delete(deps: CallbackDeps, req: CustomResourceRequest, stored: CallbackRequest) -> Outcome:
+    connection = _owned_connection(deps, req)
+    if connection is not None and connection.status is not ConnectionStatus.DISCONNECTED:
+        updated = deps.connections.transition(
+            connection,
+            ConnectionStatus.DISCONNECTED,
+            allowed_from=(ConnectionStatus.PENDING, ConnectionStatus.CONNECTED, ConnectionStatus.FAILED),
+            reason="the customer deleted the role stack",
+            task_token=None,
+            nonce_hash=None,
+            updated_at=deps.clock(),
+        )
+        if updated is not None:
+            deps.events.publish(
+                [
+                    AccountDisconnected(
+                        org_id=updated.org_id,
+                        connection_id=updated.connection_id,
+                        aws_account_id=updated.aws_account_id,
+                        region=updated.region,
+                        initiated_by="customer-stack",
+                    )
+                ]
+            )
+    # Deleting is always allowed to succeed: an unknown or foreign physical id is a no-op.
+    _answer(deps, stored, "SUCCESS", "", req.PhysicalResourceId or rejected_physical_id(stored.request_key))
+    return Outcome.ANSWERED
+
+
+def _owned_connection(deps: CallbackDeps, req: CustomResourceRequest) -> Connection | None:
+    """The connection this stack created, or None: the physical id alone proves nothing."""
+    physical_id = req.PhysicalResourceId or ""
+    if not CONNECTION_ID.match(physical_id):
+        return None
+    connection = deps.connections.find_by_id(physical_id)
+    if connection is None or connection.stack_id is None:
+        return None
+    if not hmac.compare_digest(connection.stack_id, req.StackId):
+        return None
+    return connection
+
+
+def _check_nonce(connection: Connection, nonce: str, now: datetime) -> None:
+    if connection.status is not ConnectionStatus.PENDING:
+        raise CallbackRejected(f"connection {connection.connection_id} is {connection.status.value}, not PENDING")
+    if connection.nonce_hash is None:
+        raise CallbackRejected("this template's nonce was already used; create a new connection")
+    if not hmac.compare_digest(connection.nonce_hash, hash_nonce(nonce)):
+        raise CallbackRejected("the nonce does not match this connection's template")
+    if now >= connection.nonce_expires_at:
+        raise CallbackRejected("the nonce expired; create a new connection")
+
+
+def _check_origin(connection: Connection, req: CustomResourceRequest, topic_region: str) -> None:
+    props = req.ResourceProperties
+    role = ROLE_ARN.match(props.RoleArn)
+    stack = STACK_ARN.match(req.StackId)
+    if role is None:
+        raise CallbackRejected("RoleArn is not an IAM role ARN")
+    if stack is None:
+        raise CallbackRejected("StackId is not a CloudFormation stack ARN")
+    stack_region, stack_account = stack.groups()
+    accounts = {role.group(1), props.AccountId, stack_account}
+    if accounts != {connection.aws_account_id}:
+        raise CallbackRejected(
+            f"the role, the stack and AccountId must all be in account {connection.aws_account_id}"
+        )
+    if {stack_region, props.Region, topic_region} != {connection.region}:
+        raise CallbackRejected(f"the stack must be created in {connection.region}")
+
+
+def _answer(deps: CallbackDeps, stored: CallbackRequest, status: str, reason: str, physical_id: str) -> None:
+    body: dict[str, Any] = {
+        "Status": status,
+        "Reason": reason[:1000] or "OK",
+        "PhysicalResourceId": physical_id,
+        "StackId": stored.stack_id,
+        "RequestId": stored.request_id,
+        "LogicalResourceId": stored.logical_resource_id,
+        "NoEcho": False,
+        "Data": {},
+    }
+    try:
+        deps.responder.send(stored.response_url, stored.region, body)
+    except ResponseUrlRejected as refused:
+        # Never fetched; the stack will time out on its own. The URL itself is not logged.
+        log.warning("refused to answer a custom-resource request: %s", refused)
+    deps.callbacks.set_status(stored.request_key, CallbackStatus.ANSWERED)

@@ -1,0 +1,218 @@
+"""Use cases behind the accounts API: connect, list, read, disconnect."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from functions.accounts.exceptions import (
+    ConnectionConflict,
+    ConnectionNotFound,
+    InvalidRequest,
+    ServiceUnavailable,
+)
+from functions.accounts.logic.ports import (
+    Clock,
+    ConnectionRepository,
+    EventPublisher,
+    TemplateStore,
+    Workflow,
+)
+from functions.accounts.logic.role_template import (
+    TEMPLATE_VERSION,
+    RoleTemplateInput,
+    quick_create_url,
+    render_role_template,
+)
+from functions.accounts.models.api import ConnectAccountRequest, ConnectionView
+from functions.accounts.models.connection import Connection, ConnectionStatus
+from functions.accounts.models.events import AccountDisconnected
+from functions.shared.principal import Principal, Role, require_role
+
+STACK_NAME_PREFIX = "stackpilot-"
+LIVE_STATUSES = (ConnectionStatus.PENDING, ConnectionStatus.CONNECTED)
+
+
+@dataclass(frozen=True)
+class ConnectConfig:
+    service_account_id: str
+    supported_regions: tuple[str, ...]
+    assumer_role_arn: str
+    callback_topic_name: str
+    event_bus_name: str
+    state_machine_arn: str
+    connect_window_seconds: int
+
+
+@dataclass(frozen=True)
+class AccountsApiDeps:
+    connections: ConnectionRepository
+    templates: TemplateStore
+    workflow: Workflow
+    events: EventPublisher
+    clock: Clock
+    config: ConnectConfig
+
+
+def new_connection_id() -> str:
+    return "conn_" + base64.b32encode(secrets.token_bytes(16)).decode().rstrip("=").lower()
+
+
+def hash_nonce(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode()).hexdigest()
+
+
+def execution_name(connection_id: str) -> str:
+    return connection_id
+
+
+def connect_account(deps: AccountsApiDeps, principal: Principal, request: ConnectAccountRequest) -> ConnectionView:
+    require_role(principal, Role.ADMIN, "connecting an AWS account")
+    cfg = deps.config
+    if request.region not in cfg.supported_regions:
+        raise InvalidRequest("region", f"not supported; choose one of {', '.join(cfg.supported_regions)}")
+    for existing in deps.connections.list_for_org(principal.org_id):
+        if (
+            existing.aws_account_id == request.aws_account_id
+            and existing.region == request.region
+            and existing.status in LIVE_STATUSES
+        ):
+            raise ConnectionConflict(
+                f"account {request.aws_account_id} in {request.region} is already "
+                f"{existing.status.value.lower()} as {existing.connection_id}"
+            )
+
+    now = deps.clock()
+    connection_id = new_connection_id()
+    external_id = secrets.token_urlsafe(32)  # server-generated, never accepted from a client
+    nonce = secrets.token_urlsafe(24)  # single-use proof that a callback comes from this template
+    template_key = f"connections/{principal.org_id}/{connection_id}/role-v{TEMPLATE_VERSION}.json"
+    template = render_role_template(
+        RoleTemplateInput(
+            connection_id=connection_id,
+            external_id=external_id,
+            nonce=nonce,
+            region=request.region,
+            service_account_id=cfg.service_account_id,
+            assumer_role_arn=cfg.assumer_role_arn,
+            callback_topic_arn=f"arn:aws:sns:{request.region}:{cfg.service_account_id}:{cfg.callback_topic_name}",
+            event_bus_arn=f"arn:aws:events:{request.region}:{cfg.service_account_id}:event-bus/{cfg.event_bus_name}",
+            stack_name_prefix=STACK_NAME_PREFIX,
+        )
+    )
+    deps.templates.put(template_key, template)
+    connection = Connection(
+        org_id=principal.org_id,
+        connection_id=connection_id,
+        aws_account_id=request.aws_account_id,
+        region=request.region,
+        status=ConnectionStatus.PENDING,
+        external_id=external_id,
+        nonce_hash=hash_nonce(nonce),
+        nonce_expires_at=now + timedelta(seconds=cfg.connect_window_seconds),
+        template_key=template_key,
+        created_at=now,
+        updated_at=now,
+        created_by=principal.user_id,
+        execution_arn=_execution_arn(cfg.state_machine_arn, connection_id),
+    )
+    deps.connections.create(connection)
+    try:
+        deps.workflow.start(
+            execution_name(connection_id),
+            {
+                "org_id": principal.org_id,
+                "connection_id": connection_id,
+                "connect_window_seconds": cfg.connect_window_seconds,
+            },
+        )
+    except Exception as exc:
+        # Nothing half-written: without its workflow the connection could never complete.
+        deps.connections.delete(principal.org_id, connection_id)
+        raise ServiceUnavailable("could not start the connection workflow; nothing was created") from exc
+    return _view(deps, connection)
+
+
+def list_connections(deps: AccountsApiDeps, principal: Principal) -> list[ConnectionView]:
+    items = deps.connections.list_for_org(principal.org_id)
+    return [_view(deps, c) for c in sorted(items, key=lambda c: c.created_at, reverse=True)]
+
+
+def get_connection(deps: AccountsApiDeps, principal: Principal, connection_id: str) -> ConnectionView:
+    return _view(deps, _load(deps, principal, connection_id))
+
+
+def disconnect(deps: AccountsApiDeps, principal: Principal, connection_id: str) -> ConnectionView:
+    require_role(principal, Role.ADMIN, "disconnecting an AWS account")
+    connection = _load(deps, principal, connection_id)
+    if connection.status is ConnectionStatus.DISCONNECTED:
+        return _view(deps, connection)
+    updated = deps.connections.transition(
+        connection,
+        ConnectionStatus.DISCONNECTED,
+        allowed_from=(ConnectionStatus.PENDING, ConnectionStatus.CONNECTED, ConnectionStatus.FAILED),
+        reason=f"disconnected by {principal.user_id}; delete the customer stack to remove the role",
+        nonce_hash=None,
+        task_token=None,
+        updated_at=deps.clock(),
+    )
+    if updated is None:  # changed under us: report what it is now
+        return _view(deps, _load(deps, principal, connection_id))
+    if connection.status is ConnectionStatus.PENDING and connection.execution_arn:
+        deps.workflow.stop(connection.execution_arn, "connection disconnected by a user")
+    deps.events.publish(
+        [
+            AccountDisconnected(
+                org_id=updated.org_id,
+                connection_id=updated.connection_id,
+                aws_account_id=updated.aws_account_id,
+                region=updated.region,
+                initiated_by=f"user:{principal.user_id}",
+            )
+        ]
+    )
+    return _view(deps, updated)
+
+
+def _load(deps: AccountsApiDeps, principal: Principal, connection_id: str) -> Connection:
+    # Keyed by the principal's org: another org's connection is indistinguishable from none.
+    connection = deps.connections.get(principal.org_id, connection_id)
+    if connection is None:
+        raise ConnectionNotFound(f"connection {connection_id} not found")
+    return connection
+
+
+def _execution_arn(state_machine_arn: str, name: str) -> str:
+    return f"{state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
+
+
+def _view(deps: AccountsApiDeps, connection: Connection) -> ConnectionView:
+    url: str | None = None
+    expires_at: datetime | None = None
+    if connection.status is ConnectionStatus.PENDING:
+        expires_at = connection.nonce_expires_at
+        remaining = int((expires_at - deps.clock()).total_seconds())
+        if remaining > 0:
+            url = quick_create_url(
+                region=connection.region,
+                template_url=deps.templates.presigned_url(connection.template_key, remaining),
+                stack_name=f"{STACK_NAME_PREFIX}connection-{connection.connection_id.removeprefix('conn_')[:12]}",
+                # The nonce travels only inside the private template (a parameter default).
+                parameters={"ConnectionId": connection.connection_id, "ExternalId": connection.external_id},
+            )
+    return ConnectionView(
+        connection_id=connection.connection_id,
+        aws_account_id=connection.aws_account_id,
+        region=connection.region,
+        status=connection.status,
+        reason=connection.reason,
+        role_arn=connection.role_arn,
+        created_at=connection.created_at,
+        updated_at=connection.updated_at,
+        connected_at=connection.connected_at,
+        quick_create_url=url,
+        expires_at=expires_at,
+    )

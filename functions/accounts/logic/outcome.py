@@ -1,0 +1,128 @@
+"""Recording how a connection attempt ended, and telling subscribers."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from functions.accounts.exceptions import ConnectionNotFound
+from functions.accounts.logic.ports import Clock, ConnectionRepository, EventPublisher
+from functions.accounts.models.connection import ConnectionStatus
+from functions.accounts.models.events import AccountConnected, AccountConnectionFailed
+
+# Errors whose message is written for the user (domain exceptions); anything else is summarised.
+USER_FACING_ERRORS = frozenset(
+    {
+        "ConnectionRejected",
+        "RoleNotAssumableYet",
+        "RoleTrustTooBroad",
+        "RoleAccountMismatch",
+        "ConnectionClosed",
+    }
+)
+
+
+@dataclass(frozen=True)
+class OutcomeDeps:
+    connections: ConnectionRepository
+    events: EventPublisher
+    clock: Clock
+    connect_window_seconds: int
+
+
+def failure_reason(error: dict[str, Any] | None) -> str:
+    """Turns a Step Functions error ({Error, Cause}) into a reason a user can act on."""
+    if not error:
+        return "the connection failed for an unknown reason"
+    name = str(error.get("Error", ""))
+    cause = error.get("Cause")
+    message = ""
+    if isinstance(cause, str):
+        try:
+            parsed = json.loads(cause)
+            message = str(parsed.get("errorMessage", "")) if isinstance(parsed, dict) else ""
+        except ValueError:
+            message = ""
+    if name in USER_FACING_ERRORS and message:
+        return message[:500]
+    if name == "States.Timeout":
+        return "verifying the role took too long; try again"
+    return f"internal error while connecting ({name or 'unknown'}); nothing was changed in your account, try again"
+
+
+def record_outcome(
+    deps: OutcomeDeps,
+    org_id: str,
+    connection_id: str,
+    outcome: str,
+    callback: dict[str, Any] | None = None,
+    error: dict[str, Any] | None = None,
+) -> ConnectionStatus:
+    connection = deps.connections.get(org_id, connection_id)
+    if connection is None:
+        raise ConnectionNotFound(f"connection {connection_id} not found")
+    now = deps.clock()
+    if outcome == "CONNECTED":
+        callback = callback or {}
+        updated = deps.connections.transition(
+            connection,
+            ConnectionStatus.CONNECTED,
+            allowed_from=(ConnectionStatus.PENDING, ConnectionStatus.CONNECTED, ConnectionStatus.FAILED),
+            role_arn=callback.get("role_arn") or connection.role_arn,
+            stack_id=callback.get("stack_id") or connection.stack_id,
+            connected_at=connection.connected_at or now,
+            nonce_hash=None,  # burnt: the template cannot connect twice
+            task_token=None,
+            reason=None,
+            updated_at=now,
+        )
+        if updated is None:
+            return _current(deps, org_id, connection_id)
+        deps.events.publish(
+            [
+                AccountConnected(
+                    org_id=org_id,
+                    connection_id=connection_id,
+                    aws_account_id=updated.aws_account_id,
+                    region=updated.region,
+                    role_arn=updated.role_arn or "",
+                )
+            ]
+        )
+        return updated.status
+
+    if outcome == "EXPIRED":
+        minutes = max(1, deps.connect_window_seconds // 60)
+        reason = f"the role stack did not call back within {minutes} minutes; create a new connection"
+    else:
+        reason = failure_reason(error)
+    updated = deps.connections.transition(
+        connection,
+        ConnectionStatus.FAILED,
+        allowed_from=(ConnectionStatus.PENDING, ConnectionStatus.CONNECTED, ConnectionStatus.FAILED),
+        reason=reason,
+        nonce_hash=None,
+        task_token=None,
+        stack_id=(callback or {}).get("stack_id") or connection.stack_id,
+        updated_at=now,
+    )
+    if updated is None:
+        return _current(deps, org_id, connection_id)
+    deps.events.publish(
+        [
+            AccountConnectionFailed(
+                org_id=org_id,
+                connection_id=connection_id,
+                aws_account_id=updated.aws_account_id,
+                region=updated.region,
+                reason=reason,
+            )
+        ]
+    )
+    return updated.status
+
+
+def _current(deps: OutcomeDeps, org_id: str, connection_id: str) -> ConnectionStatus:
+    current = deps.connections.get(org_id, connection_id)
+    return current.status if current else ConnectionStatus.DISCONNECTED

@@ -1,0 +1,74 @@
+"""What the accounts use cases need from the outside world. One adapter each, in dal/ or integrations/."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from functions.accounts.models.connection import CallbackRequest, CallbackStatus, Connection, ConnectionStatus
+from functions.shared.events import DomainEvent
+
+
+class ConnectionRepository(Protocol):
+    def create(self, connection: Connection) -> None: ...
+    def get(self, org_id: str, connection_id: str) -> Connection | None: ...
+    def find_by_id(self, connection_id: str) -> Connection | None: ...
+    def list_for_org(self, org_id: str) -> list[Connection]: ...
+    def delete(self, org_id: str, connection_id: str) -> None: ...
+    def set_task_token(self, org_id: str, connection_id: str, task_token: str) -> bool: ...
+    def transition(
+        self,
+        connection: Connection,
+        to: ConnectionStatus,
+        *,
+        allowed_from: Sequence[ConnectionStatus],
+        **changes: Any,
+    ) -> Connection | None:
+        """Moves ``connection`` to ``to`` if it is still in one of ``allowed_from``; None otherwise."""
+        ...
+
+
+class CallbackRepository(Protocol):
+    def put_new(self, request: CallbackRequest) -> bool:
+        """Stores the request unless one with the same key exists; False if it did."""
+        ...
+
+    def get(self, request_key: str) -> CallbackRequest | None: ...
+    def set_status(self, request_key: str, status: CallbackStatus) -> None: ...
+
+
+class TemplateStore(Protocol):
+    def put(self, key: str, body: str) -> None: ...
+    def presigned_url(self, key: str, expires_in: int) -> str: ...
+
+
+class Workflow(Protocol):
+    def start(self, name: str, payload: dict[str, Any]) -> str:
+        """Starts an execution; returns its ARN. Starting an existing name with the same input is a no-op."""
+        ...
+
+    def stop(self, execution_arn: str, cause: str) -> None: ...
+    def resume(self, task_token: str, output: dict[str, Any]) -> bool:
+        """Sends the task's result; False if the task is no longer waiting."""
+        ...
+
+
+class EventPublisher(Protocol):
+    def publish(self, events: Sequence[DomainEvent]) -> None: ...
+
+
+class RoleProbe(Protocol):
+    def assume(self, role_arn: str, external_id: str | None, session_name: str) -> str | None:
+        """Tries AssumeRole; returns the assumed session's account id, or None if AWS refused it."""
+        ...
+
+
+class CloudFormationResponder(Protocol):
+    def send(self, response_url: str, region: str, body: dict[str, Any]) -> None:
+        """PUTs the answer; raises ResponseUrlRejected (never fetched) or ResponseDeliveryFailed."""
+        ...
+
+
+class Clock(Protocol):
+    def __call__(self) -> datetime: ...

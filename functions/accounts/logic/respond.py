@@ -1,0 +1,62 @@
+"""Answering the customer's CloudFormation once the workflow knows the outcome."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from functions.accounts.logic.callback import rejected_physical_id
+from functions.accounts.logic.ports import CallbackRepository, CloudFormationResponder, ConnectionRepository
+from functions.accounts.logic.response_url import ResponseUrlRejected
+from functions.accounts.models.connection import CallbackStatus, ConnectionStatus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RespondDeps:
+    connections: ConnectionRepository
+    callbacks: CallbackRepository
+    responder: CloudFormationResponder
+
+
+def answer_cloudformation(
+    deps: RespondDeps, org_id: str, connection_id: str, state: dict[str, Any]
+) -> tuple[bool, ConnectionStatus]:
+    """Returns (answered, the connection's status). Safe to retry: an answered request is not re-sent."""
+    connection = deps.connections.get(org_id, connection_id)
+    status = connection.status if connection else ConnectionStatus.DISCONNECTED
+    callback = state.get("callback")
+    key = callback.get("request_key") if isinstance(callback, dict) else None
+    if not isinstance(key, str):
+        return False, status  # nothing ever called back (e.g. expiry): nobody waits for an answer
+    request = deps.callbacks.get(key)
+    if request is None or request.status is CallbackStatus.ANSWERED:
+        return False, status
+
+    if status is ConnectionStatus.CONNECTED:
+        body_status, reason, physical_id = "SUCCESS", "stackpilot connected this account", connection_id
+    else:
+        body_status = "FAILED"
+        reason = (connection.reason if connection else None) or "the connection was removed"
+        # A connection that connected before keeps its physical id so a later Delete finds it.
+        physical_id = request.physical_resource_id or rejected_physical_id(key)
+    body = {
+        "Status": body_status,
+        "Reason": reason[:1000],
+        "PhysicalResourceId": physical_id,
+        "StackId": request.stack_id,
+        "RequestId": request.request_id,
+        "LogicalResourceId": request.logical_resource_id,
+        "NoEcho": False,
+        "Data": {"ConnectionId": connection_id} if body_status == "SUCCESS" else {},
+    }
+    try:
+        deps.responder.send(request.response_url, request.region, body)
+    except ResponseUrlRejected as refused:
+        log.warning("refused to answer a custom-resource request: %s", refused)
+        deps.callbacks.set_status(key, CallbackStatus.ANSWERED)
+        return False, status
+    deps.callbacks.set_status(key, CallbackStatus.ANSWERED)
+    return True, status

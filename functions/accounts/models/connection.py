@@ -1,0 +1,71 @@
+"""The account connection as the accounts domain knows it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+AwsAccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
+ConnectionId = Annotated[str, StringConstraints(pattern=r"^conn_[a-z0-9]{26}$")]
+OrgId = Annotated[str, StringConstraints(pattern=r"^org_[A-Za-z0-9_-]{1,64}$")]
+
+
+class ConnectionStatus(StrEnum):
+    PENDING = "PENDING"
+    CONNECTED = "CONNECTED"
+    FAILED = "FAILED"
+    DISCONNECTED = "DISCONNECTED"
+
+
+class Connection(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    org_id: str
+    connection_id: str
+    aws_account_id: str
+    region: str
+    status: ConnectionStatus
+    external_id: str
+    nonce_hash: str | None  # sha256 of the single-use nonce; None once burnt
+    nonce_expires_at: datetime
+    template_key: str
+    created_at: datetime
+    updated_at: datetime
+    created_by: str
+    role_arn: str | None = None
+    stack_id: str | None = None
+    reason: str | None = None
+    connected_at: datetime | None = None
+    execution_arn: str | None = None
+    task_token: str | None = None  # the waiting execution's token; never leaves the domain
+
+
+class CallbackStatus(StrEnum):
+    RECEIVED = "RECEIVED"  # stored; the workflow has not been resumed yet
+    DISPATCHED = "DISPATCHED"  # the workflow owns it and will answer
+    ANSWERED = "ANSWERED"  # CloudFormation has its answer
+
+
+class CallbackRequest(BaseModel):
+    """One custom-resource request from a customer's CloudFormation, kept out of band.
+
+    It holds the ResponseURL, which must never reach logs or a workflow's history.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    request_key: str
+    connection_id: str
+    org_id: str | None
+    request_type: str
+    stack_id: str
+    request_id: str
+    logical_resource_id: str
+    physical_resource_id: str | None
+    response_url: str
+    region: str
+    status: CallbackStatus
+    received_at: datetime

@@ -1,0 +1,315 @@
+"""The one description of what stackpilot is made of.
+
+Both the CDK app (``infra/stack.py``) and the local cloud (``infra/local/cloud.py``) build from
+this module, so the functions, tables, bus, topics, routes and state machines that run on a laptop
+are the ones that deploy. Physical names derive from the stage, so every function can share one
+environment (see ``environment``); values that only exist at deploy time (account, region) are
+passed in by the caller, as literals locally and as CDK tokens in the app.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STATE_MACHINES_DIR = REPO_ROOT / "state_machines"
+
+# Regions where a customer may connect an account: one callback topic each (a custom resource's
+# ServiceToken must live in the stack's own region).
+SUPPORTED_REGIONS: tuple[str, ...] = (
+    "us-east-1",
+    "us-east-2",
+    "us-west-2",
+    "eu-west-1",
+    "eu-central-1",
+    "ap-southeast-2",
+)
+HOME_REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class Names:
+    """Physical names of every resource, derived from the stage, account and region."""
+
+    stage: str
+    account: str
+    region: str
+
+    @property
+    def prefix(self) -> str:
+        return f"stackpilot-{self.stage}"
+
+    def function(self, key: str) -> str:
+        return f"{self.prefix}-{key}"
+
+    def table(self, key: str) -> str:
+        return f"{self.prefix}-{key}"
+
+    @property
+    def event_bus(self) -> str:
+        return self.prefix
+
+    @property
+    def callback_topic(self) -> str:
+        return f"{self.prefix}-connection-callbacks"
+
+    def callback_topic_arn(self, region: str) -> str:
+        return f"arn:aws:sns:{region}:{self.account}:{self.callback_topic}"
+
+    @property
+    def service_bucket(self) -> str:
+        return f"{self.prefix}-service-{self.account}-{self.region}"
+
+    def state_machine(self, key: str) -> str:
+        return f"{self.prefix}-{key}"
+
+    def state_machine_arn(self, key: str) -> str:
+        return f"arn:aws:states:{self.region}:{self.account}:stateMachine:{self.state_machine(key)}"
+
+    @property
+    def customer_assumer_role(self) -> str:
+        return f"{self.prefix}-customer-assumer"
+
+    @property
+    def customer_assumer_role_arn(self) -> str:
+        return f"arn:aws:iam::{self.account}:role/{self.customer_assumer_role}"
+
+    @property
+    def kms_alias(self) -> str:
+        return f"alias/{self.prefix}"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A permission a function needs, in words the CDK app turns into IAM and the local cloud ignores.
+
+    resource: ``table:<key>`` | ``bus`` | ``bucket`` | ``state_machine:<key>`` | ``assumer_role`` |
+              ``task_tokens:<key>`` (SendTask* on that machine's executions)
+    access:   ``read`` | ``write`` | ``read_write`` | ``put_events`` | ``start`` | ``stop`` | ``assume``
+    """
+
+    resource: str
+    access: str
+
+
+@dataclass(frozen=True)
+class FunctionDef:
+    key: str  # physical name suffix: stackpilot-<stage>-<key>
+    construct_id: str
+    domain: str
+    handler: str  # dotted path to the entry point, as Lambda's Handler setting
+    description: str
+    env: tuple[str, ...]  # which keys of ``environment()`` this function receives
+    grants: tuple[Grant, ...] = ()
+    timeout_seconds: int = 10
+    memory_mb: int = 512
+
+
+@dataclass(frozen=True)
+class TableDef:
+    key: str
+    construct_id: str
+    model: str  # dotted path to the pynamodb model whose schema the table must have
+
+
+@dataclass(frozen=True)
+class StateMachineDef:
+    key: str
+    construct_id: str
+    asl_path: Path
+    # ${Placeholder} in the ASL -> key of the function whose ARN replaces it
+    function_substitutions: dict[str, str] = field(default_factory=dict)
+    # functions allowed to send task results back to executions of this machine
+    callers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RouteDef:
+    method: str
+    path: str  # API Gateway style: /accounts/{connection_id}
+    function: str  # key of the FunctionDef that serves it
+    summary: str
+    authorized: bool = True
+
+
+@dataclass(frozen=True)
+class TopicDef:
+    """One SNS topic per supported region, each delivering to ``subscriber``."""
+
+    key: str
+    construct_id: str
+    subscriber: str  # function key
+    regions: tuple[str, ...] = SUPPORTED_REGIONS
+
+
+COMMON_ENV = ("STACKPILOT_STAGE", "SERVICE_ACCOUNT_ID", "POWERTOOLS_LOG_LEVEL")
+ACCOUNTS_ENV = (
+    *COMMON_ENV,
+    "ACCOUNTS_TABLE",
+    "ACCOUNT_CALLBACKS_TABLE",
+    "EVENT_BUS_NAME",
+)
+
+TABLES: tuple[TableDef, ...] = (
+    TableDef("accounts", "AccountsTable", "functions.accounts.dal.models.ConnectionModel"),
+    TableDef("account-callbacks", "AccountCallbacksTable", "functions.accounts.dal.models.CallbackRequestModel"),
+)
+
+FUNCTIONS: tuple[FunctionDef, ...] = (
+    FunctionDef(
+        key="tenancy-authorizer",
+        construct_id="Authorizer",
+        domain="tenancy",
+        handler="functions.tenancy.handlers.authorizer.lambda_handler",
+        description="API Gateway authorizer: verifies OIDC JWTs and names the caller's org and role",
+        env=(*COMMON_ENV, "JWT_ISSUER", "JWT_AUDIENCE", "JWKS_URL"),
+        timeout_seconds=5,
+    ),
+    FunctionDef(
+        key="accounts-api",
+        construct_id="AccountsApi",
+        domain="accounts",
+        handler="functions.accounts.handlers.api.lambda_handler",
+        description="REST: connect, list, read and disconnect AWS accounts",
+        env=(
+            *ACCOUNTS_ENV,
+            "SERVICE_BUCKET",
+            "CONNECT_ACCOUNT_STATE_MACHINE_ARN",
+            "CUSTOMER_ASSUMER_ROLE_ARN",
+            "CALLBACK_TOPIC_NAME",
+            "SUPPORTED_REGIONS",
+        ),
+        grants=(
+            Grant("table:accounts", "read_write"),
+            Grant("bus", "put_events"),
+            Grant("bucket", "read_write"),
+            Grant("state_machine:connect-account", "start"),
+            Grant("state_machine:connect-account", "stop"),
+        ),
+    ),
+    FunctionDef(
+        key="accounts-callback",
+        construct_id="AccountsCallback",
+        domain="accounts",
+        handler="functions.accounts.handlers.callback.lambda_handler",
+        description="Receives CloudFormation custom-resource requests from customers' role stacks (SNS)",
+        env=(*ACCOUNTS_ENV, "CONNECT_ACCOUNT_STATE_MACHINE_ARN", "SUPPORTED_REGIONS"),
+        grants=(
+            Grant("table:accounts", "read_write"),
+            Grant("table:account-callbacks", "read_write"),
+            Grant("bus", "put_events"),
+            Grant("state_machine:connect-account", "start"),
+            Grant("task_tokens:connect-account", "write"),
+        ),
+        timeout_seconds=30,
+    ),
+    FunctionDef(
+        key="accounts-register-waiter",
+        construct_id="AccountsRegisterWaiter",
+        domain="accounts",
+        handler="functions.accounts.handlers.register_waiter.lambda_handler",
+        description="connect_account: records the task token the customer's callback resumes",
+        env=ACCOUNTS_ENV,
+        grants=(Grant("table:accounts", "read_write"),),
+    ),
+    FunctionDef(
+        key="accounts-verify",
+        construct_id="AccountsVerify",
+        domain="accounts",
+        handler="functions.accounts.handlers.verify.lambda_handler",
+        description="connect_account: assumes the customer's role and probes that it demands the ExternalId",
+        env=(*ACCOUNTS_ENV, "CUSTOMER_ASSUMER_ROLE_ARN"),
+        grants=(Grant("table:accounts", "read"), Grant("assumer_role", "assume")),
+        timeout_seconds=30,
+    ),
+    FunctionDef(
+        key="accounts-finalize",
+        construct_id="AccountsFinalize",
+        domain="accounts",
+        handler="functions.accounts.handlers.finalize.lambda_handler",
+        description="connect_account: records the outcome and emits it on the bus",
+        env=ACCOUNTS_ENV,
+        grants=(Grant("table:accounts", "read_write"), Grant("bus", "put_events")),
+    ),
+    FunctionDef(
+        key="accounts-respond",
+        construct_id="AccountsRespond",
+        domain="accounts",
+        handler="functions.accounts.handlers.respond.lambda_handler",
+        description="connect_account: answers the customer's CloudFormation custom resource",
+        env=(*ACCOUNTS_ENV, "SUPPORTED_REGIONS"),
+        grants=(Grant("table:accounts", "read"), Grant("table:account-callbacks", "read_write")),
+        timeout_seconds=30,
+    ),
+)
+
+STATE_MACHINES: tuple[StateMachineDef, ...] = (
+    StateMachineDef(
+        key="connect-account",
+        construct_id="ConnectAccount",
+        asl_path=STATE_MACHINES_DIR / "accounts" / "connect_account.asl.json",
+        function_substitutions={
+            "RegisterWaiterFunctionArn": "accounts-register-waiter",
+            "VerifyConnectionFunctionArn": "accounts-verify",
+            "FinalizeConnectionFunctionArn": "accounts-finalize",
+            "RespondToCloudFormationFunctionArn": "accounts-respond",
+        },
+        callers=("accounts-callback",),
+    ),
+)
+
+TOPICS: tuple[TopicDef, ...] = (
+    TopicDef(key="connection-callbacks", construct_id="ConnectionCallbacks", subscriber="accounts-callback"),
+)
+
+ROUTES: tuple[RouteDef, ...] = (
+    RouteDef("POST", "/accounts", "accounts-api", "Connect an AWS account"),
+    RouteDef("GET", "/accounts", "accounts-api", "List the org's account connections"),
+    RouteDef("GET", "/accounts/{connection_id}", "accounts-api", "Read one account connection"),
+    RouteDef("DELETE", "/accounts/{connection_id}", "accounts-api", "Disconnect an AWS account"),
+)
+
+
+def function(key: str) -> FunctionDef:
+    return next(f for f in FUNCTIONS if f.key == key)
+
+
+def environment(
+    names: Names,
+    *,
+    jwt_issuer: str,
+    jwt_audience: str,
+    jwks_url: str,
+    log_level: str = "INFO",
+) -> dict[str, str]:
+    """Every environment variable any function reads; each function gets the subset it names."""
+    return {
+        "STACKPILOT_STAGE": names.stage,
+        "SERVICE_ACCOUNT_ID": names.account,
+        "POWERTOOLS_LOG_LEVEL": log_level,
+        "ACCOUNTS_TABLE": names.table("accounts"),
+        "ACCOUNT_CALLBACKS_TABLE": names.table("account-callbacks"),
+        "EVENT_BUS_NAME": names.event_bus,
+        "SERVICE_BUCKET": names.service_bucket,
+        "CONNECT_ACCOUNT_STATE_MACHINE_ARN": names.state_machine_arn("connect-account"),
+        "CUSTOMER_ASSUMER_ROLE_ARN": names.customer_assumer_role_arn,
+        "CALLBACK_TOPIC_NAME": names.callback_topic,
+        "SUPPORTED_REGIONS": ",".join(SUPPORTED_REGIONS),
+        "JWT_ISSUER": jwt_issuer,
+        "JWT_AUDIENCE": jwt_audience,
+        "JWKS_URL": jwks_url,
+    }
+
+
+def function_environment(fn: FunctionDef, env: dict[str, str]) -> dict[str, str]:
+    missing = [k for k in fn.env if k not in env]
+    if missing:
+        raise KeyError(f"{fn.key} needs environment {missing} that environment() does not define")
+    return {k: env[k] for k in fn.env}
+
+
+def asl_placeholders(sm: StateMachineDef) -> set[str]:
+    import re
+
+    return set(re.findall(r"\$\{([A-Za-z0-9]+)\}", sm.asl_path.read_text()))

@@ -1,0 +1,311 @@
+"""The local cloud: moto with the project's patches, bootstrapped from infra/definitions.py.
+
+Two ways to run it, same bootstrap:
+- ``LocalCloud.in_process()`` — ``mock_aws`` in this process (the pytest fixture);
+- ``LocalCloud.server(port)`` — a ThreadedMotoServer on 127.0.0.1 (``stackpilot local serve``).
+Either way the Lambda handlers run in this process, with one shared environment.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from infra import definitions
+from infra.definitions import FUNCTIONS, STATE_MACHINES, TABLES, TOPICS, Names
+from infra.local import patches
+from infra.tables import create_table_request, load_model, table_spec
+
+SERVICE_ACCOUNT = "123456789012"
+DEFAULT_STATE_DIR = definitions.REPO_ROOT / ".stackpilot"
+TAP_QUEUE = "bus-tap"
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2})
+
+
+@dataclass
+class LocalCloud:
+    stage: str = "local"
+    region: str = definitions.HOME_REGION
+    time_scale: float = 1.0
+    api_base_url: str = "http://127.0.0.1:3000"
+    connect_window_seconds: int = 3600
+    state_dir: Path = DEFAULT_STATE_DIR
+    endpoint_url: str | None = None  # set in server mode
+    _mock: Any = field(default=None, repr=False)
+    _server: Any = field(default=None, repr=False)
+
+    @property
+    def names(self) -> Names:
+        return Names(stage=self.stage, account=SERVICE_ACCOUNT, region=self.region)
+
+    @property
+    def issuer_url(self) -> str:
+        return f"{self.api_base_url}/local-issuer"
+
+    # ---------------------------------------------------------------- environment
+    def environment(self) -> dict[str, str]:
+        """What every function sees (the union of their CDK environments, plus local-only switches)."""
+        env = definitions.environment(
+            self.names,
+            jwt_issuer=self.issuer_url,
+            jwt_audience="stackpilot-api",
+            jwks_url=f"{self.issuer_url}/.well-known/jwks.json",
+        )
+        env.update(
+            {
+                "AWS_REGION": self.region,
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - the emulator's dummy credentials
+                "AWS_SESSION_TOKEN": "testing",
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_DEV": "false",
+                "CONNECT_WINDOW_SECONDS": str(self.connect_window_seconds),
+                # Answers to custom resources go to the emulator's S3, after the same allowlist.
+                "RESPONSE_URL_ENDPOINT_OVERRIDE": "emulator-s3",
+            }
+        )
+        if self.endpoint_url:
+            env["AWS_ENDPOINT_URL"] = self.endpoint_url
+        return env
+
+    def apply_environment(self) -> None:
+        os.environ.update(self.environment())
+        # Settings are read once per process; a new environment needs fresh settings.
+        from functions.accounts.settings import get_settings as accounts_settings
+
+        accounts_settings.cache_clear()
+        try:
+            from functions.tenancy.settings import get_settings as tenancy_settings
+
+            tenancy_settings.cache_clear()
+        except ImportError:  # pragma: no cover - tenancy settings are optional before issue 3
+            pass
+
+    # ---------------------------------------------------------------- lifecycle
+    def start_in_process(self) -> LocalCloud:
+        from moto import mock_aws
+
+        self.endpoint_url = None
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+        self.apply_environment()
+        patches.install(time_scale=self.time_scale)
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        self._mock.start()
+        patches.register_service_account(SERVICE_ACCOUNT)
+        self.bootstrap()
+        return self
+
+    def start_server(self, port: int = 4566, host: str = "127.0.0.1") -> LocalCloud:
+        from moto.core.config import default_user_config
+        from moto.server import ThreadedMotoServer
+
+        patches.install(time_scale=self.time_scale)
+        default_user_config["stepfunctions"] = {"execute_state_machine": True}
+        os.environ["MOTO_PORT"] = str(port)
+        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        self._server.start()
+        self.endpoint_url = f"http://{host}:{port}"
+        self.apply_environment()
+        patches.register_service_account(SERVICE_ACCOUNT)
+        self.bootstrap()
+        return self
+
+    def stop(self) -> None:
+        patches.stop_executions()
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    # ---------------------------------------------------------------- clients
+    def client(self, service: str, region: str | None = None, credentials: dict[str, str] | None = None) -> Any:
+        """A boto3 client on the emulator, as the service account unless credentials are given."""
+        creds = credentials or {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        return boto3.session.Session().client(
+            service,
+            region_name=region or self.region,
+            endpoint_url=self.endpoint_url,
+            config=_CONFIG,
+            **creds,
+        )
+
+    def customer_client(self, service: str, account_id: str, region: str | None = None) -> Any:
+        """A client acting inside a customer's account (the customer's own hands, not stackpilot's)."""
+        return customer_client(service, account_id, region or self.region, self.endpoint_url)
+
+    # ---------------------------------------------------------------- bootstrap
+    def bootstrap(self) -> None:
+        names = self.names
+        self._tables(names)
+        self._storage(names)
+        self._bus(names)
+        role_arn = self._roles(names)
+        self._functions(names, role_arn)
+        self._state_machines(names, role_arn)
+        self._topics(names)
+
+    def _tables(self, names: Names) -> None:
+        ddb = self.client("dynamodb")
+        for table in TABLES:
+            spec = table_spec(load_model(table.model))
+            ddb.create_table(**create_table_request(names.table(table.key), spec))
+            if spec.ttl_attribute:
+                ddb.update_time_to_live(
+                    TableName=names.table(table.key),
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
+                )
+
+    def _storage(self, names: Names) -> None:
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket=names.service_bucket)
+        s3.put_bucket_versioning(Bucket=names.service_bucket, VersioningConfiguration={"Status": "Enabled"})
+        kms = self.client("kms")
+        key = kms.create_key(Description="stackpilot local key")["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName=names.kms_alias, TargetKeyId=key)
+
+    def _bus(self, names: Names) -> None:
+        events, sqs = self.client("events"), self.client("sqs")
+        events.create_event_bus(Name=names.event_bus)
+        # A catch-all rule into a queue: what `stackpilot local events` and the tests read back.
+        queue_url = sqs.create_queue(QueueName=f"{names.prefix}-{TAP_QUEUE}")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(
+            Name=f"{names.prefix}-tap", EventBusName=names.event_bus, EventPattern=json.dumps({"source": [{"prefix": ""}]})
+        )
+        events.put_targets(
+            Rule=f"{names.prefix}-tap", EventBusName=names.event_bus, Targets=[{"Id": "tap", "Arn": queue_arn}]
+        )
+
+    def _roles(self, names: Names) -> str:
+        iam = self.client("iam")
+        trust_service = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        role_arn = iam.create_role(
+            RoleName=f"{names.prefix}-local-execution", AssumeRolePolicyDocument=json.dumps(trust_service)
+        )["Role"]["Arn"]
+        trust_account = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{SERVICE_ACCOUNT}:root"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+        iam.create_role(RoleName=names.customer_assumer_role, AssumeRolePolicyDocument=json.dumps(trust_account))
+        return str(role_arn)
+
+    def _functions(self, names: Names, role_arn: str) -> None:
+        lam = self.client("lambda")
+        env = self.environment()
+        for fn in FUNCTIONS:
+            lam.create_function(
+                FunctionName=names.function(fn.key),
+                Runtime="python3.12",
+                Role=role_arn,
+                Handler=fn.handler,
+                Code={"ZipFile": _placeholder_zip()},
+                Description=fn.description,
+                Timeout=fn.timeout_seconds,
+                MemorySize=fn.memory_mb,
+                Environment={"Variables": definitions.function_environment(fn, env)},
+            )
+
+    def function_arn(self, key: str) -> str:
+        return f"arn:aws:lambda:{self.region}:{SERVICE_ACCOUNT}:function:{self.names.function(key)}"
+
+    def _state_machines(self, names: Names, role_arn: str) -> None:
+        sfn = self.client("stepfunctions")
+        for sm in STATE_MACHINES:
+            sfn.create_state_machine(
+                name=names.state_machine(sm.key),
+                definition=render_asl(sm, self.function_arn),
+                roleArn=role_arn,
+                type="STANDARD",
+            )
+
+    def _topics(self, names: Names) -> None:
+        for topic in TOPICS:
+            for region in topic.regions:
+                sns = self.client("sns", region=region)
+                arn = sns.create_topic(Name=names.callback_topic)["TopicArn"]
+                sns.subscribe(TopicArn=arn, Protocol="lambda", Endpoint=self.function_arn(topic.subscriber))
+                self.client("s3", region=region).create_bucket(
+                    Bucket=patches.CUSTOM_RESOURCE_RESPONSE_BUCKET_PREFIX + region.replace("-", ""),
+                    **({} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}),
+                )
+
+    # ---------------------------------------------------------------- reading back
+    def tap_events(self, wait_seconds: int = 0) -> Iterator[dict[str, Any]]:
+        """Events delivered to the bus so far (each read once)."""
+        sqs = self.client("sqs")
+        url = sqs.get_queue_url(QueueName=f"{self.names.prefix}-{TAP_QUEUE}")["QueueUrl"]
+        while True:
+            messages = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds
+            ).get("Messages", [])
+            if not messages:
+                return
+            for message in messages:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                yield json.loads(message["Body"])
+
+
+def render_asl(sm: definitions.StateMachineDef, function_arn: Any) -> str:
+    """The ASL with its ${Placeholders} replaced, exactly as CDK's definition_substitutions does."""
+    text = sm.asl_path.read_text()
+    for placeholder, key in sm.function_substitutions.items():
+        text = text.replace("${" + placeholder + "}", function_arn(key))
+    return text
+
+
+def _placeholder_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README.txt", "The local cloud runs handlers in-process from their Handler strings.\n")
+    return buffer.getvalue()
+
+
+@contextmanager
+def running_in_process(**kwargs: Any) -> Iterator[LocalCloud]:
+    cloud = LocalCloud(**kwargs).start_in_process()
+    try:
+        yield cloud
+    finally:
+        cloud.stop()
+
+
+def customer_client(service: str, account_id: str, region: str, endpoint_url: str | None) -> Any:
+    """The emulator picks the account from the ``x-moto-account-id`` header when one is sent."""
+    client = boto3.session.Session().client(
+        service,
+        region_name=region,
+        endpoint_url=endpoint_url,
+        aws_access_key_id="customer",
+        aws_secret_access_key="customer",  # noqa: S106 - the emulator's dummy credentials
+        config=_CONFIG,
+    )
+
+    def add_account(request: Any, **_: Any) -> None:
+        request.headers["x-moto-account-id"] = account_id
+
+    client.meta.events.register("before-sign.*.*", add_account)
+    return client

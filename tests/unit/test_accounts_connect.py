@@ -1,0 +1,116 @@
+"""Use cases of the accounts API, with in-memory adapters."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from functions.accounts.exceptions import ConnectionConflict, ConnectionNotFound, InvalidRequest, ServiceUnavailable
+from functions.accounts.logic import connections
+from functions.accounts.models.api import ConnectAccountRequest
+from functions.accounts.models.connection import ConnectionStatus
+from functions.shared.principal import Forbidden, Role
+from tests.fakes.accounts import FakeClock, FakeWorkflow
+from tests.unit.accounts_builders import ACCOUNT, OTHER_ORG, api_deps, principal
+
+REQUEST = ConnectAccountRequest(aws_account_id=ACCOUNT, region="us-east-1")
+
+
+def test_connect_creates_a_pending_connection_with_server_generated_secrets() -> None:
+    # GIVEN an admin
+    deps = api_deps()
+    # WHEN they connect an account
+    view = connections.connect_account(deps, principal(Role.ADMIN), REQUEST)
+    # THEN the connection waits for the customer, with its own ExternalId and nonce
+    stored = deps.connections.get("org_acme", view.connection_id)
+    assert view.status is ConnectionStatus.PENDING and stored is not None
+    assert len(stored.external_id) >= 43 and stored.nonce_hash and len(stored.nonce_hash) == 64
+    assert stored.nonce_expires_at == deps.clock() + __import__("datetime").timedelta(seconds=3600)
+    # AND the workflow starts named by the connection, with no secret in its input
+    name, payload = deps.workflow.started[0]
+    assert name == view.connection_id
+    assert stored.external_id not in json.dumps(payload)
+    assert payload == {"org_id": "org_acme", "connection_id": view.connection_id, "connect_window_seconds": 3600}
+    # AND the template is stored and linked from a quick-create URL without NoEcho secrets
+    assert stored.template_key in deps.templates.objects
+    query = parse_qs(urlsplit(view.quick_create_url or "").fragment.split("?", 1)[1])
+    assert query["stackName"][0].startswith("stackpilot-")
+    assert query["param_ExternalId"] == [stored.external_id]
+    assert "param_Nonce" not in query
+
+
+def test_two_connections_never_share_an_external_id() -> None:
+    deps = api_deps()
+    a = connections.connect_account(deps, principal(), REQUEST)
+    b = connections.connect_account(deps, principal(), ConnectAccountRequest(aws_account_id="222222222222", region="us-east-1"))
+    ext = {deps.connections.get("org_acme", v.connection_id).external_id for v in (a, b)}  # type: ignore[union-attr]
+    assert len(ext) == 2
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.CONTRIBUTOR])
+def test_contributors_and_viewers_cannot_connect(role: Role) -> None:
+    deps = api_deps()
+    with pytest.raises(Forbidden):
+        connections.connect_account(deps, principal(role), REQUEST)
+    assert deps.connections.items == {} and deps.workflow.started == []
+
+
+def test_an_unsupported_region_names_the_field() -> None:
+    deps = api_deps()
+    with pytest.raises(InvalidRequest) as err:
+        connections.connect_account(deps, principal(), ConnectAccountRequest(aws_account_id=ACCOUNT, region="sa-east-1"))
+    assert err.value.field == "region"
+
+
+def test_the_same_account_and_region_cannot_be_connected_twice() -> None:
+    deps = api_deps()
+    first = connections.connect_account(deps, principal(), REQUEST)
+    with pytest.raises(ConnectionConflict, match=first.connection_id):
+        connections.connect_account(deps, principal(), REQUEST)
+
+
+def test_a_workflow_that_cannot_start_leaves_nothing_behind() -> None:
+    deps = api_deps(workflow=FakeWorkflow(fail_start=True))
+    with pytest.raises(ServiceUnavailable):
+        connections.connect_account(deps, principal(), REQUEST)
+    assert deps.connections.items == {}
+
+
+def test_another_orgs_connection_is_not_found() -> None:
+    deps = api_deps()
+    view = connections.connect_account(deps, principal(), REQUEST)
+    with pytest.raises(ConnectionNotFound):
+        connections.get_connection(deps, principal(Role.OWNER, org=OTHER_ORG), view.connection_id)
+    with pytest.raises(ConnectionNotFound):
+        connections.disconnect(deps, principal(Role.OWNER, org=OTHER_ORG), view.connection_id)
+    assert connections.list_connections(deps, principal(Role.OWNER, org=OTHER_ORG)) == []
+
+
+def test_disconnecting_a_pending_connection_stops_its_workflow_and_says_so() -> None:
+    deps = api_deps()
+    view = connections.connect_account(deps, principal(), REQUEST)
+    result = connections.disconnect(deps, principal(), view.connection_id)
+    assert result.status is ConnectionStatus.DISCONNECTED and result.quick_create_url is None
+    assert deps.workflow.stopped == [f"arn:aws:states:us-east-1:123456789012:execution:stackpilot-test-connect-account:{view.connection_id}"]
+    assert deps.events.types() == ["AccountDisconnected"]
+    # AND a second disconnect is a no-op
+    connections.disconnect(deps, principal(), view.connection_id)
+    assert deps.events.types() == ["AccountDisconnected"]
+
+
+def test_viewers_can_read_but_not_disconnect() -> None:
+    deps = api_deps()
+    view = connections.connect_account(deps, principal(), REQUEST)
+    assert connections.get_connection(deps, principal(Role.VIEWER), view.connection_id).status is ConnectionStatus.PENDING
+    with pytest.raises(Forbidden):
+        connections.disconnect(deps, principal(Role.VIEWER), view.connection_id)
+
+
+def test_the_quick_create_link_lapses_with_the_window() -> None:
+    clock = FakeClock()
+    deps = api_deps(clock=clock)
+    view = connections.connect_account(deps, principal(), REQUEST)
+    clock.advance(3601)
+    assert connections.get_connection(deps, principal(), view.connection_id).quick_create_url is None
