@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from functions.accounts.logic.connections import AccountsApiDeps, ConnectConfig, hash_nonce
+from functions.accounts.logic.connections import AccountsApiDeps, ConnectConfig
+from functions.accounts.logic.nonce import hash_nonce
 from functions.accounts.models.connection import Connection, ConnectionStatus
 from functions.shared.principal import Principal, Role
 from tests.fakes.accounts import FakeClock, FakeTemplates, FakeWorkflow, InMemoryConnections, RecordingEvents

@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from functions.accounts.exceptions import CallbackRejected, WaiterNotReady
-from functions.accounts.logic.connections import hash_nonce
+from functions.accounts.logic.nonce import nonce_matches
 from functions.accounts.logic.ports import (
     CallbackRepository,
     Clock,
@@ -206,7 +206,7 @@ def _check_nonce(connection: Connection, nonce: str, now: datetime) -> None:
         raise CallbackRejected(f"connection {connection.connection_id} is {connection.status.value}, not PENDING")
     if connection.nonce_hash is None:
         raise CallbackRejected("this template's nonce was already used; create a new connection")
-    if not hmac.compare_digest(connection.nonce_hash, hash_nonce(nonce)):
+    if not nonce_matches(connection.nonce_hash, nonce):
         raise CallbackRejected("the nonce does not match this connection's template")
     if now >= connection.nonce_expires_at:
         raise CallbackRejected("the nonce expired; create a new connection")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,6 +13,7 @@ from functions.accounts.exceptions import (
     InvalidRequest,
     ServiceUnavailable,
 )
+from functions.accounts.logic.nonce import hash_nonce, new_nonce
 from functions.accounts.logic.ports import (
     Clock,
     ConnectionRepository,
@@ -24,6 +24,7 @@ from functions.accounts.logic.ports import (
 from functions.accounts.logic.role_template import (
     TEMPLATE_VERSION,
     RoleTemplateInput,
+    onboarding_stack_name,
     quick_create_url,
     render_role_template,
 )
@@ -61,10 +62,6 @@ def new_connection_id() -> str:
     return "conn_" + base64.b32encode(secrets.token_bytes(16)).decode().rstrip("=").lower()
 
 
-def hash_nonce(nonce: str) -> str:
-    return hashlib.sha256(nonce.encode()).hexdigest()
-
-
 def execution_name(connection_id: str) -> str:
     return connection_id
 
@@ -88,7 +85,7 @@ def connect_account(deps: AccountsApiDeps, principal: Principal, request: Connec
     now = deps.clock()
     connection_id = new_connection_id()
     external_id = secrets.token_urlsafe(32)  # server-generated, never accepted from a client
-    nonce = secrets.token_urlsafe(24)  # single-use proof that a callback comes from this template
+    nonce = new_nonce()
     template_key = f"connections/{principal.org_id}/{connection_id}/role-v{TEMPLATE_VERSION}.json"
     template = render_role_template(
         RoleTemplateInput(
@@ -199,7 +196,7 @@ def _view(deps: AccountsApiDeps, connection: Connection) -> ConnectionView:
             url = quick_create_url(
                 region=connection.region,
                 template_url=deps.templates.presigned_url(connection.template_key, remaining),
-                stack_name=f"{STACK_NAME_PREFIX}connection-{connection.connection_id.removeprefix('conn_')[:12]}",
+                stack_name=onboarding_stack_name(connection.connection_id),
                 # The nonce travels only inside the private template (a parameter default).
                 parameters={"ConnectionId": connection.connection_id, "ExternalId": connection.external_id},
             )
