@@ -23,7 +23,9 @@ RESPONSE_URL = (
     "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/"
     "arn%3Aaws%3Acloudformation%3Aus-east-1%3A111111111111%3Astack/x/y%7CStackpilotConnection%7Creq-1"
     "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20261123T120000Z&X-Amz-SignedHeaders=host"
-    "&X-Amz-Expires=7200&X-Amz-Credential=AKIA%2F20261123%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=" + "ab12" * 16
+    "&X-Amz-Expires=7200&X-Amz-Credential=AKIA%2F20261123%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature="
+    + "ab12"
+    * 16
 )
 
 

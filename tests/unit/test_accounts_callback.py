@@ -75,7 +75,10 @@ def test_a_replayed_callback_has_one_effect(deps: CallbackDeps) -> None:
         ({"props": {"Nonce": ""}}, "nonce does not match"),
         ({"props": {"ConnectionId": "conn_" + "b" * 26}}, "does not exist"),
         ({"props": {"ConnectionId": "../../etc"}}, "malformed"),
-        ({"props": {"RoleArn": "arn:aws:iam::999999999999:role/stackpilot-deploy-abc"}}, "account 111111111111"),
+        (
+            {"props": {"RoleArn": "arn:aws:iam::999999999999:role/stackpilot-deploy-abc"}},
+            "account 111111111111",
+        ),
         ({"props": {"AccountId": "999999999999"}}, "account 111111111111"),
         ({"StackId": STACK_ID.replace("111111111111", "999999999999")}, "account 111111111111"),
         ({"props": {"RoleArn": "not-an-arn"}}, "not an IAM role"),
@@ -99,7 +102,9 @@ def test_an_expired_nonce_is_refused(deps: CallbackDeps, clock: FakeClock) -> No
 
 def test_a_used_nonce_is_refused(deps: CallbackDeps) -> None:
     conn = deps.connections.find_by_id(CONN_ID)
-    deps.connections.transition(conn, ConnectionStatus.CONNECTED, allowed_from=[ConnectionStatus.PENDING], nonce_hash=None)  # type: ignore[arg-type]
+    deps.connections.transition(
+        conn, ConnectionStatus.CONNECTED, allowed_from=[ConnectionStatus.PENDING], nonce_hash=None
+    )  # type: ignore[arg-type]
     handle(deps, custom_resource_request(RequestId="req-2"))
     assert "CONNECTED, not PENDING" in failed_reason(deps)
 
@@ -137,12 +142,23 @@ def test_a_workflow_that_stopped_waiting_gets_the_stack_answered(deps: CallbackD
 def test_a_hostile_response_url_is_never_fetched(deps: CallbackDeps, url: str) -> None:
     assert handle(deps, custom_resource_request(ResponseURL=url, props={"Nonce": "bad"})) is Outcome.ANSWERED
     assert deps.responder.sent == []  # type: ignore[attr-defined]
-    assert deps.callbacks.get(request_key(CustomResourceRequest.model_validate(custom_resource_request(ResponseURL=url, props={"Nonce": "bad"})))).status is CallbackStatus.ANSWERED  # type: ignore[union-attr]
+    assert (
+        deps.callbacks.get(
+            request_key(
+                CustomResourceRequest.model_validate(
+                    custom_resource_request(ResponseURL=url, props={"Nonce": "bad"})
+                )
+            )
+        ).status
+        is CallbackStatus.ANSWERED
+    )  # type: ignore[union-attr]
 
 
 def test_deleting_the_stack_disconnects_and_always_succeeds(deps: CallbackDeps) -> None:
     conn = deps.connections.find_by_id(CONN_ID)
-    deps.connections.transition(conn, ConnectionStatus.CONNECTED, allowed_from=[ConnectionStatus.PENDING], stack_id=STACK_ID)  # type: ignore[arg-type]
+    deps.connections.transition(
+        conn, ConnectionStatus.CONNECTED, allowed_from=[ConnectionStatus.PENDING], stack_id=STACK_ID
+    )  # type: ignore[arg-type]
     handle(deps, custom_resource_request("Delete", PhysicalResourceId=CONN_ID, RequestId="req-9"))
     assert deps.connections.find_by_id(CONN_ID).status is ConnectionStatus.DISCONNECTED  # type: ignore[union-attr]
     assert deps.events.types() == ["AccountDisconnected"]  # type: ignore[attr-defined]
@@ -162,10 +178,17 @@ def test_a_delete_that_names_no_connection_of_this_stack_is_a_successful_noop(
 
 def test_an_update_starts_a_reverification(deps: CallbackDeps) -> None:
     conn = deps.connections.find_by_id(CONN_ID)
-    deps.connections.transition(conn, ConnectionStatus.CONNECTED, allowed_from=[ConnectionStatus.PENDING], stack_id=STACK_ID)  # type: ignore[arg-type]
-    assert handle(deps, custom_resource_request("Update", PhysicalResourceId=CONN_ID, RequestId="u1")) is Outcome.DISPATCHED
+    deps.connections.transition(
+        conn, ConnectionStatus.CONNECTED, allowed_from=[ConnectionStatus.PENDING], stack_id=STACK_ID
+    )  # type: ignore[arg-type]
+    assert (
+        handle(deps, custom_resource_request("Update", PhysicalResourceId=CONN_ID, RequestId="u1"))
+        is Outcome.DISPATCHED
+    )
     name, payload = deps.workflow.started[0]  # type: ignore[attr-defined]
-    assert payload["mode"] == "reverify" and "ResponseURL" not in str(payload) and "https://" not in str(payload)
+    assert (
+        payload["mode"] == "reverify" and "ResponseURL" not in str(payload) and "https://" not in str(payload)
+    )
 
 
 def test_an_update_from_a_stranger_stack_is_refused(deps: CallbackDeps) -> None:

@@ -7,7 +7,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from functions.accounts.exceptions import ConnectionConflict, ConnectionNotFound, InvalidRequest, ServiceUnavailable
+from functions.accounts.exceptions import (
+    ConnectionConflict,
+    ConnectionNotFound,
+    InvalidRequest,
+    ServiceUnavailable,
+)
 from functions.accounts.logic import connections
 from functions.accounts.models.api import ConnectAccountRequest
 from functions.accounts.models.connection import ConnectionStatus
@@ -32,7 +37,11 @@ def test_connect_creates_a_pending_connection_with_server_generated_secrets() ->
     name, payload = deps.workflow.started[0]
     assert name == view.connection_id
     assert stored.external_id not in json.dumps(payload)
-    assert payload == {"org_id": "org_acme", "connection_id": view.connection_id, "connect_window_seconds": 3600}
+    assert payload == {
+        "org_id": "org_acme",
+        "connection_id": view.connection_id,
+        "connect_window_seconds": 3600,
+    }
     # AND the template is stored and linked from a quick-create URL without NoEcho secrets
     assert stored.template_key in deps.templates.objects
     query = parse_qs(urlsplit(view.quick_create_url or "").fragment.split("?", 1)[1])
@@ -44,7 +53,9 @@ def test_connect_creates_a_pending_connection_with_server_generated_secrets() ->
 def test_two_connections_never_share_an_external_id() -> None:
     deps = api_deps()
     a = connections.connect_account(deps, principal(), REQUEST)
-    b = connections.connect_account(deps, principal(), ConnectAccountRequest(aws_account_id="222222222222", region="us-east-1"))
+    b = connections.connect_account(
+        deps, principal(), ConnectAccountRequest(aws_account_id="222222222222", region="us-east-1")
+    )
     ext = {deps.connections.get("org_acme", v.connection_id).external_id for v in (a, b)}  # type: ignore[union-attr]
     assert len(ext) == 2
 
@@ -60,7 +71,9 @@ def test_contributors_and_viewers_cannot_connect(role: Role) -> None:
 def test_an_unsupported_region_names_the_field() -> None:
     deps = api_deps()
     with pytest.raises(InvalidRequest) as err:
-        connections.connect_account(deps, principal(), ConnectAccountRequest(aws_account_id=ACCOUNT, region="sa-east-1"))
+        connections.connect_account(
+            deps, principal(), ConnectAccountRequest(aws_account_id=ACCOUNT, region="sa-east-1")
+        )
     assert err.value.field == "region"
 
 
@@ -93,7 +106,9 @@ def test_disconnecting_a_pending_connection_stops_its_workflow_and_says_so() -> 
     view = connections.connect_account(deps, principal(), REQUEST)
     result = connections.disconnect(deps, principal(), view.connection_id)
     assert result.status is ConnectionStatus.DISCONNECTED and result.quick_create_url is None
-    assert deps.workflow.stopped == [f"arn:aws:states:us-east-1:123456789012:execution:stackpilot-test-connect-account:{view.connection_id}"]
+    assert deps.workflow.stopped == [
+        f"arn:aws:states:us-east-1:123456789012:execution:stackpilot-test-connect-account:{view.connection_id}"
+    ]
     assert deps.events.types() == ["AccountDisconnected"]
     # AND a second disconnect is a no-op
     connections.disconnect(deps, principal(), view.connection_id)
@@ -103,7 +118,10 @@ def test_disconnecting_a_pending_connection_stops_its_workflow_and_says_so() -> 
 def test_viewers_can_read_but_not_disconnect() -> None:
     deps = api_deps()
     view = connections.connect_account(deps, principal(), REQUEST)
-    assert connections.get_connection(deps, principal(Role.VIEWER), view.connection_id).status is ConnectionStatus.PENDING
+    assert (
+        connections.get_connection(deps, principal(Role.VIEWER), view.connection_id).status
+        is ConnectionStatus.PENDING
+    )
     with pytest.raises(Forbidden):
         connections.disconnect(deps, principal(Role.VIEWER), view.connection_id)
 

@@ -6,13 +6,33 @@ import json
 
 import pytest
 
-from functions.accounts.exceptions import ConnectionClosed, RoleAccountMismatch, RoleNotAssumableYet, RoleTrustTooBroad
+from functions.accounts.exceptions import (
+    ConnectionClosed,
+    RoleAccountMismatch,
+    RoleNotAssumableYet,
+    RoleTrustTooBroad,
+)
 from functions.accounts.logic.outcome import OutcomeDeps, failure_reason, record_outcome
 from functions.accounts.logic.respond import RespondDeps, answer_cloudformation
 from functions.accounts.logic.verification import VerifyDeps, verify_role
 from functions.accounts.models.connection import CallbackRequest, CallbackStatus, ConnectionStatus
-from tests.fakes.accounts import FakeClock, FakeRoleProbe, InMemoryCallbacks, InMemoryConnections, RecordingEvents, RecordingResponder
-from tests.unit.accounts_builders import ACCOUNT, CONN_ID, ORG, RESPONSE_URL, ROLE_ARN, STACK_ID, pending_connection
+from tests.fakes.accounts import (
+    FakeClock,
+    FakeRoleProbe,
+    InMemoryCallbacks,
+    InMemoryConnections,
+    RecordingEvents,
+    RecordingResponder,
+)
+from tests.unit.accounts_builders import (
+    ACCOUNT,
+    CONN_ID,
+    ORG,
+    RESPONSE_URL,
+    ROLE_ARN,
+    STACK_ID,
+    pending_connection,
+)
 
 
 def setup(probe: FakeRoleProbe, **changes: object) -> VerifyDeps:
@@ -55,7 +75,9 @@ def test_a_role_in_another_account_is_refused_before_any_call() -> None:
 
 def test_a_role_answering_as_another_account_is_refused() -> None:
     with pytest.raises(RoleAccountMismatch):
-        verify_role(setup(FakeRoleProbe(account="999999999999", external_id=EXTERNAL_ID)), ORG, CONN_ID, ROLE_ARN)
+        verify_role(
+            setup(FakeRoleProbe(account="999999999999", external_id=EXTERNAL_ID)), ORG, CONN_ID, ROLE_ARN
+        )
 
 
 def test_a_disconnected_connection_is_not_verified() -> None:
@@ -67,12 +89,16 @@ def test_a_disconnected_connection_is_not_verified() -> None:
 def outcome_deps() -> OutcomeDeps:
     connections = InMemoryConnections()
     connections.create(pending_connection(FakeClock()))
-    return OutcomeDeps(connections=connections, events=RecordingEvents(), clock=FakeClock(), connect_window_seconds=3600)
+    return OutcomeDeps(
+        connections=connections, events=RecordingEvents(), clock=FakeClock(), connect_window_seconds=3600
+    )
 
 
 def test_connected_burns_the_nonce_and_emits_account_connected() -> None:
     deps = outcome_deps()
-    status = record_outcome(deps, ORG, CONN_ID, "CONNECTED", callback={"stack_id": STACK_ID, "role_arn": ROLE_ARN})
+    status = record_outcome(
+        deps, ORG, CONN_ID, "CONNECTED", callback={"stack_id": STACK_ID, "role_arn": ROLE_ARN}
+    )
     conn = deps.connections.get(ORG, CONN_ID)
     assert status is ConnectionStatus.CONNECTED and conn is not None
     assert conn.nonce_hash is None and conn.task_token is None and conn.stack_id == STACK_ID
@@ -81,7 +107,10 @@ def test_connected_burns_the_nonce_and_emits_account_connected() -> None:
 
 def test_a_user_facing_error_becomes_the_reason() -> None:
     deps = outcome_deps()
-    error = {"Error": "RoleTrustTooBroad", "Cause": json.dumps({"errorMessage": "role does not require ExternalId"})}
+    error = {
+        "Error": "RoleTrustTooBroad",
+        "Cause": json.dumps({"errorMessage": "role does not require ExternalId"}),
+    }
     record_outcome(deps, ORG, CONN_ID, "FAILED", error=error)
     conn = deps.connections.get(ORG, CONN_ID)
     assert conn is not None and conn.status is ConnectionStatus.FAILED
@@ -90,7 +119,10 @@ def test_a_user_facing_error_becomes_the_reason() -> None:
 
 
 def test_an_internal_error_is_summarised_without_its_details() -> None:
-    error = {"Error": "KeyError", "Cause": json.dumps({"errorMessage": "'secret-value'", "stackTrace": ["..."]})}
+    error = {
+        "Error": "KeyError",
+        "Cause": json.dumps({"errorMessage": "'secret-value'", "stackTrace": ["..."]}),
+    }
     reason = failure_reason(error)
     assert "KeyError" in reason and "secret-value" not in reason
 
@@ -116,9 +148,17 @@ def _respond_deps(status: ConnectionStatus, reason: str | None = None) -> Respon
     callbacks = InMemoryCallbacks()
     callbacks.put_new(
         CallbackRequest(
-            request_key="k1", connection_id=CONN_ID, org_id=ORG, request_type="Create", stack_id=STACK_ID,
-            request_id="req-1", logical_resource_id="StackpilotConnection", physical_resource_id=None,
-            response_url=RESPONSE_URL, region="us-east-1", status=CallbackStatus.DISPATCHED,
+            request_key="k1",
+            connection_id=CONN_ID,
+            org_id=ORG,
+            request_type="Create",
+            stack_id=STACK_ID,
+            request_id="req-1",
+            logical_resource_id="StackpilotConnection",
+            physical_resource_id=None,
+            response_url=RESPONSE_URL,
+            region="us-east-1",
+            status=CallbackStatus.DISPATCHED,
             received_at=FakeClock()(),
         )
     )
@@ -127,7 +167,10 @@ def _respond_deps(status: ConnectionStatus, reason: str | None = None) -> Respon
 
 def test_a_connected_account_answers_success_with_the_connection_as_physical_id() -> None:
     deps = _respond_deps(ConnectionStatus.CONNECTED)
-    assert answer_cloudformation(deps, ORG, CONN_ID, {"callback": {"request_key": "k1"}}) == (True, ConnectionStatus.CONNECTED)
+    assert answer_cloudformation(deps, ORG, CONN_ID, {"callback": {"request_key": "k1"}}) == (
+        True,
+        ConnectionStatus.CONNECTED,
+    )
     body = deps.responder.sent[0][1]  # type: ignore[attr-defined]
     assert body["Status"] == "SUCCESS" and body["PhysicalResourceId"] == CONN_ID
     # a retry does not send twice

@@ -115,6 +115,6 @@ def _unavailable(exc: ServiceUnavailable) -> Response[Any]:
     return _error(503, str(exc))
 
 
-@log.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@log.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -40,7 +40,7 @@ def _deps() -> CallbackDeps:
 DEPS = _deps()
 
 
-@log.inject_lambda_context
+@log.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     outcomes = []
     for record in event.get("Records", []):

@@ -25,7 +25,7 @@ DEPS = OutcomeDeps(
 )
 
 
-@log.inject_lambda_context
+@log.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     status = record_outcome(
         DEPS,

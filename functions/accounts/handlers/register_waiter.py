@@ -17,7 +17,7 @@ repository.configure_from(_s)
 CONNECTIONS = repository.DynamoConnectionRepository()
 
 
-@log.inject_lambda_context
+@log.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # The token is a credential for this execution: it goes to the table, never to a log.
     if not CONNECTIONS.set_task_token(event["org_id"], event["connection_id"], event["task_token"]):

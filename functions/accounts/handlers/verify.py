@@ -22,7 +22,7 @@ DEPS = VerifyDeps(
 )
 
 
-@log.inject_lambda_context
+@log.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     account = verify_role(DEPS, event["org_id"], event["connection_id"], event.get("role_arn"))
     return {"account_id": account}

@@ -1,0 +1,146 @@
+"""The `stackpilot` command: run the product locally and try it as a new user would."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from infra.definitions import SUPPORTED_REGIONS
+from infra.local.cloud import DEFAULT_STATE_DIR
+
+ROLES = ("owner", "admin", "contributor", "viewer")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from infra.local import runtime
+
+    local = runtime.start(
+        in_process=False,
+        aws_port=args.aws_port,
+        api_port=args.api_port,
+        host=args.host,
+        time_scale=args.time_scale,
+        state_dir=Path(args.state_dir),
+    )
+    names = local.cloud.names
+    print("stackpilot local cloud is running", flush=True)
+    print(f"  AWS endpoint     {local.cloud.endpoint_url}   (any boto3 client, dummy credentials)")
+    print(f"  REST API         {local.api_url}   (Swagger UI {local.api_url}/docs, OpenAPI /openapi.json)")
+    print(f"  OIDC issuer      {local.issuer.issuer_url}")
+    print(f"  event bus        {names.event_bus}   (read it back: stackpilot local events)")
+    print(f"  state machine    {names.state_machine('connect-account')}")
+    print(f"  callback topics  {names.callback_topic} in {', '.join(SUPPORTED_REGIONS)}")
+    print("  try it           TOKEN=$(stackpilot local token --org org_acme --role admin)   (README.md)")
+    print("Ctrl-C stops it.", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.is_set():
+            stop.wait(0.5)
+    except KeyboardInterrupt:
+        pass
+    local.stop()
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from infra.local.issuer import LocalIssuer
+
+    issuer = LocalIssuer(Path(args.state_dir), base_url=args.api_url)
+    print(issuer.mint(args.org, args.role, args.user, ttl_seconds=args.ttl))
+    return 0
+
+
+def _customer_deploy(args: argparse.Namespace) -> int:
+    from infra.local import customer
+    from infra.local.cloud import customer_client
+
+    try:
+        link = customer.parse_quick_create_url(args.url)
+    except customer.QuickCreateError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    cfn = customer_client("cloudformation", args.account, link.region, args.endpoint)
+    print(f"deploying {link.stack_name} into account {args.account} ({link.region})", flush=True)
+    result = customer.deploy(
+        cfn, link, timeout_seconds=args.timeout, on_status=lambda status: print(f"  {status}", flush=True)
+    )
+    print(f"stack {result.status}" + (f": {result.reason}" if result.reason else ""))
+    return 0 if result.status == "CREATE_COMPLETE" else 1
+
+
+def _events(args: argparse.Namespace) -> int:
+    from infra.local.cloud import LocalCloud
+
+    cloud = LocalCloud(endpoint_url=args.endpoint)
+    for event in cloud.tap_events(wait_seconds=0):
+        print(json.dumps({k: event[k] for k in ("source", "detail-type", "detail")}))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from infra.local.demo import run
+
+    return run(time_scale=args.time_scale)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="stackpilot", description=__doc__)
+    groups = root.add_subparsers(dest="group", required=True)
+    local = groups.add_parser("local", help="the local cloud (no AWS account needed)")
+    commands = local.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the local cloud and the API (what `make run` runs)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--aws-port", type=int, default=4566)
+    serve.add_argument("--api-port", type=int, default=3000)
+    serve.add_argument("--time-scale", type=float, default=float(os.environ.get("STACKPILOT_TIME_SCALE", "1")),
+                       help="scale Wait states and retry backoffs (e.g. 0.1)")
+    serve.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR))
+    serve.set_defaults(func=_serve)
+
+    token = commands.add_parser("token", help="print a JWT from the local OIDC issuer")
+    token.add_argument("--org", required=True, help="org id, e.g. org_acme")
+    token.add_argument("--role", required=True, choices=ROLES)
+    token.add_argument("--user", default="local-user")
+    token.add_argument("--ttl", type=int, default=3600, help="seconds")
+    token.add_argument("--api-url", default="http://127.0.0.1:3000")
+    token.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR))
+    token.set_defaults(func=_token)
+
+    deploy = commands.add_parser("customer-deploy", help="play the customer: deploy a quick-create URL")
+    deploy.add_argument("--url", required=True, help="the quick_create_url from POST /accounts")
+    deploy.add_argument("--account", required=True, help="the customer's 12-digit account id")
+    deploy.add_argument("--endpoint", default="http://127.0.0.1:4566")
+    deploy.add_argument("--timeout", type=float, default=120)
+    deploy.set_defaults(func=_customer_deploy)
+
+    events = commands.add_parser("events", help="print the events published on the bus since the last call")
+    events.add_argument("--endpoint", default="http://127.0.0.1:4566")
+    events.set_defaults(func=_events)
+
+    demo = commands.add_parser("demo", help="the whole journey on an in-process local cloud")
+    demo.add_argument("--time-scale", type=float, default=0.05)
+    demo.set_defaults(func=_demo)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args: Any = parser().parse_args(argv)
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    started = time.monotonic()
+    code = int(args.func(args))
+    if args.command in ("customer-deploy", "demo"):
+        print(f"({time.monotonic() - started:.1f} s)")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

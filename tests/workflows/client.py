@@ -1,0 +1,50 @@
+"""A small HTTP client for the local API, as a user's script would use it."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from infra.local.runtime import LocalStackpilot
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+
+
+@dataclass
+class Api:
+    local: LocalStackpilot
+    org_id: str
+    role: str
+    user_id: str = "local-user"
+
+    def request(self, method: str, path: str, body: Any = None, raw: bytes | None = None) -> Reply:
+        token = self.local.token(self.org_id, self.role, self.user_id)
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        request = urllib.request.Request(  # noqa: S310 - loopback test server
+            self.local.api_url + path,
+            data=data,
+            method=method,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as reply:  # noqa: S310
+                return Reply(reply.status, json.loads(reply.read() or b"null"))
+        except urllib.error.HTTPError as error:
+            return Reply(error.code, json.loads(error.read() or b"null"))
+
+    def wait_for_status(self, connection_id: str, statuses: set[str], timeout: float = 30) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self.request("GET", f"/accounts/{connection_id}")
+            assert reply.status == 200, reply
+            if reply.body["status"] in statuses or time.monotonic() > deadline:
+                return dict(reply.body)
+            time.sleep(0.1)
