@@ -46,7 +46,7 @@ synth: install
 deploy: install
 	$(PY) -m infra.layer
 	npm ci --no-audit --no-fund
-	npx cdk deploy --app "$(abspath $(PY)) -m infra.app" --require-approval broadening
+	npx cdk deploy --all --require-approval broadening
 
 bench: $(VENV)/.installed
 	$(PY) -m tests.bench

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Annotated
 
 from pydantic import field_validator
+from pydantic_settings import NoDecode
 
 from functions.shared.settings import ServiceSettings
 
@@ -17,7 +19,7 @@ class AccountsSettings(ServiceSettings):
     )
     customer_assumer_role_arn: str = "arn:aws:iam::123456789012:role/stackpilot-local-customer-assumer"
     callback_topic_name: str = "stackpilot-local-connection-callbacks"
-    supported_regions: tuple[str, ...] = ("us-east-1",)
+    supported_regions: Annotated[tuple[str, ...], NoDecode] = ("us-east-1",)  # comma-separated
     # How long a customer has to deploy the role stack; also the nonce's lifetime.
     connect_window_seconds: int = 3600
     # The local cloud delivers custom-resource answers to its own S3 instead of the real endpoint.

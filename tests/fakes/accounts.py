@@ -52,7 +52,12 @@ class InMemoryConnections:
         return True
 
     def transition(
-        self, connection: Connection, to: ConnectionStatus, *, allowed_from: Sequence[ConnectionStatus], **changes: Any
+        self,
+        connection: Connection,
+        to: ConnectionStatus,
+        *,
+        allowed_from: Sequence[ConnectionStatus],
+        **changes: Any,
     ) -> Connection | None:
         current = self.get(connection.org_id, connection.connection_id)
         if current is None or current.status not in allowed_from:

@@ -1,0 +1,63 @@
+"""The custom event bus (stackpilot's public contract), its archive, and rule targets with a DLQ."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.constructs import nag
+from infra.definitions import Names
+
+ARCHIVE_RETENTION = Duration.days(365)
+TARGET_RETRY_ATTEMPTS = 8
+TARGET_MAX_EVENT_AGE = Duration.hours(24)
+
+
+class Events(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, names: Names, encryption_key: kms.IKey
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._key = encryption_key
+        self._rule_dead_letters: sqs.Queue | None = None
+        self.bus = events.EventBus(self, "Bus", event_bus_name=names.event_bus)
+        # Every event we emit, kept a year: subscribers that missed some can have them replayed.
+        self.archive = self.bus.archive(
+            "Archive",
+            archive_name=f"{names.prefix}-events",
+            description="Every event published on the stackpilot bus, for replay",
+            event_pattern=events.EventPattern(account=[cdk.Stack.of(self).account]),
+            retention=ARCHIVE_RETENTION,
+        )
+
+    def lambda_target(self, function: lambda_.IFunction) -> targets.LambdaFunction:
+        """A rule target that retries, then dead-letters (every asynchronous edge has both)."""
+        return targets.LambdaFunction(
+            function,
+            dead_letter_queue=self._dead_letters(),
+            retry_attempts=TARGET_RETRY_ATTEMPTS,
+            max_event_age=TARGET_MAX_EVENT_AGE,
+        )
+
+    def _dead_letters(self) -> sqs.Queue:
+        if self._rule_dead_letters is None:
+            self._rule_dead_letters = sqs.Queue(
+                self,
+                "RuleTargetDeadLetterQueue",
+                encryption=sqs.QueueEncryption.KMS,
+                encryption_master_key=self._key,
+                enforce_ssl=True,
+                retention_period=Duration.days(14),
+            )
+            reason = (
+                "This queue is itself the dead-letter queue of the bus's rule targets: events wait "
+                "here for an operator to inspect and redrive them."
+            )
+            nag.acknowledge(self._rule_dead_letters, "Serverless-SQSRedrivePolicy", reason)
+        return self._rule_dead_letters
