@@ -153,7 +153,9 @@ ACCOUNTS_ENV = (
 
 TABLES: tuple[TableDef, ...] = (
     TableDef("accounts", "AccountsTable", "functions.accounts.dal.models.ConnectionModel"),
-    TableDef("account-callbacks", "AccountCallbacksTable", "functions.accounts.dal.models.CallbackRequestModel"),
+    TableDef(
+        "account-callbacks", "AccountCallbacksTable", "functions.accounts.dal.models.CallbackRequestModel"
+    ),
 )
 
 FUNCTIONS: tuple[FunctionDef, ...] = (

@@ -57,7 +57,12 @@ def table_spec(model: type[Model]) -> TableSpec:
 def create_table_request(name: str, spec: TableSpec) -> dict[str, Any]:
     """boto3 CreateTable parameters for the spec (what the local cloud creates)."""
     definitions: dict[str, str] = {}
-    for k in (spec.hash_key, spec.range_key, *(i.hash_key for i in spec.indexes), *(i.range_key for i in spec.indexes)):
+    for k in (
+        spec.hash_key,
+        spec.range_key,
+        *(i.hash_key for i in spec.indexes),
+        *(i.range_key for i in spec.indexes),
+    ):
         if k is not None:
             definitions[k[0]] = k[1]
 
@@ -70,12 +75,18 @@ def create_table_request(name: str, spec: TableSpec) -> dict[str, Any]:
     request: dict[str, Any] = {
         "TableName": name,
         "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in sorted(definitions.items())],
+        "AttributeDefinitions": [
+            {"AttributeName": n, "AttributeType": t} for n, t in sorted(definitions.items())
+        ],
         "KeySchema": schema(spec.hash_key, spec.range_key),
     }
     if spec.indexes:
         request["GlobalSecondaryIndexes"] = [
-            {"IndexName": i.name, "KeySchema": schema(i.hash_key, i.range_key), "Projection": {"ProjectionType": "ALL"}}
+            {
+                "IndexName": i.name,
+                "KeySchema": schema(i.hash_key, i.range_key),
+                "Projection": {"ProjectionType": "ALL"},
+            }
             for i in spec.indexes
         ]
     return request

@@ -21,7 +21,9 @@ from infra.definitions import TOPICS, FunctionDef, Grant, Names
 DOMAIN = "accounts"
 # Customers' deploy roles, created by the onboarding template in their accounts (path and name prefix
 # come from the template itself, so the two cannot drift apart).
-CUSTOMER_DEPLOY_ROLES = f"arn:aws:iam::*:role{CONTROL_PATH}{deploy_role_name('conn_' + 'x' * 26).removesuffix('x' * 26)}*"
+CUSTOMER_DEPLOY_ROLES = (
+    f"arn:aws:iam::*:role{CONTROL_PATH}{deploy_role_name('conn_' + 'x' * 26).removesuffix('x' * 26)}*"
+)
 ASSUME = Grant("assumer_role", "assume")
 
 

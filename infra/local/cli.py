@@ -101,8 +101,12 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--aws-port", type=int, default=4566)
     serve.add_argument("--api-port", type=int, default=3000)
-    serve.add_argument("--time-scale", type=float, default=float(os.environ.get("STACKPILOT_TIME_SCALE", "1")),
-                       help="scale Wait states and retry backoffs (e.g. 0.1)")
+    serve.add_argument(
+        "--time-scale",
+        type=float,
+        default=float(os.environ.get("STACKPILOT_TIME_SCALE", "1")),
+        help="scale Wait states and retry backoffs (e.g. 0.1)",
+    )
     serve.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR))
     serve.set_defaults(func=_serve)
 

@@ -66,7 +66,7 @@ class LocalCloud:
                 "AWS_REGION": self.region,
                 "AWS_DEFAULT_REGION": self.region,
                 "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - the emulator's dummy credentials
+                "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_SESSION_TOKEN": "testing",
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_DEV": "false",
@@ -131,7 +131,9 @@ class LocalCloud:
             self._server = None
 
     # ---------------------------------------------------------------- clients
-    def client(self, service: str, region: str | None = None, credentials: dict[str, str] | None = None) -> Any:
+    def client(
+        self, service: str, region: str | None = None, credentials: dict[str, str] | None = None
+    ) -> Any:
         """A boto3 client on the emulator, as the service account unless credentials are given."""
         creds = credentials or {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
         return boto3.session.Session().client(
@@ -181,12 +183,18 @@ class LocalCloud:
         events.create_event_bus(Name=names.event_bus)
         # A catch-all rule into a queue: what `stackpilot local events` and the tests read back.
         queue_url = sqs.create_queue(QueueName=f"{names.prefix}-{TAP_QUEUE}")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         events.put_rule(
-            Name=f"{names.prefix}-tap", EventBusName=names.event_bus, EventPattern=json.dumps({"source": [{"prefix": ""}]})
+            Name=f"{names.prefix}-tap",
+            EventBusName=names.event_bus,
+            EventPattern=json.dumps({"source": [{"prefix": ""}]}),
         )
         events.put_targets(
-            Rule=f"{names.prefix}-tap", EventBusName=names.event_bus, Targets=[{"Id": "tap", "Arn": queue_arn}]
+            Rule=f"{names.prefix}-tap",
+            EventBusName=names.event_bus,
+            Targets=[{"Id": "tap", "Arn": queue_arn}],
         )
 
     def _roles(self, names: Names) -> str:
@@ -207,10 +215,16 @@ class LocalCloud:
         trust_account = {
             "Version": "2012-10-17",
             "Statement": [
-                {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{SERVICE_ACCOUNT}:root"}, "Action": "sts:AssumeRole"}
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{SERVICE_ACCOUNT}:root"},
+                    "Action": "sts:AssumeRole",
+                }
             ],
         }
-        iam.create_role(RoleName=names.customer_assumer_role, AssumeRolePolicyDocument=json.dumps(trust_account))
+        iam.create_role(
+            RoleName=names.customer_assumer_role, AssumeRolePolicyDocument=json.dumps(trust_account)
+        )
         return str(role_arn)
 
     def _functions(self, names: Names, role_arn: str) -> None:
@@ -250,7 +264,11 @@ class LocalCloud:
                 sns.subscribe(TopicArn=arn, Protocol="lambda", Endpoint=self.function_arn(topic.subscriber))
                 self.client("s3", region=region).create_bucket(
                     Bucket=patches.CUSTOM_RESOURCE_RESPONSE_BUCKET_PREFIX + region.replace("-", ""),
-                    **({} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}),
+                    **(
+                        {}
+                        if region == "us-east-1"
+                        else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+                    ),
                 )
 
     # ---------------------------------------------------------------- reading back
@@ -280,7 +298,9 @@ def render_asl(sm: definitions.StateMachineDef, function_arn: Any) -> str:
 def _placeholder_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("README.txt", "The local cloud runs handlers in-process from their Handler strings.\n")
+        archive.writestr(
+            "README.txt", "The local cloud runs handlers in-process from their Handler strings.\n"
+        )
     return buffer.getvalue()
 
 

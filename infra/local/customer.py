@@ -81,7 +81,9 @@ def wait(
             on_status(status)
             last = status
         if status.endswith(TERMINAL_SUFFIXES) or time.monotonic() > deadline:
-            return DeployResult(stack_id=stack_id, status=status, reason=_reason(cloudformation, stack_id, stack))
+            return DeployResult(
+                stack_id=stack_id, status=status, reason=_reason(cloudformation, stack_id, stack)
+            )
         time.sleep(0.2)
 
 

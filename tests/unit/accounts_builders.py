@@ -17,7 +17,10 @@ ACCOUNT = "111111111111"
 REGION = "us-east-1"
 NONCE = "the-nonce-0123456789abcdefghij"
 CONN_ID = "conn_" + "a" * 26
-STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/stackpilot-connection-abc/0f9d1c60-aaaa-bbbb-cccc-0123456789ab"
+STACK_ID = (
+    f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/StackpilotConnection-abc/"
+    + "0f9d1c60-aaaa-bbbb-cccc-0123456789ab"
+)
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/stackpilot-deploy-abc"
 RESPONSE_URL = (
     "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/"

@@ -185,7 +185,7 @@ def test_an_update_starts_a_reverification(deps: CallbackDeps) -> None:
         handle(deps, custom_resource_request("Update", PhysicalResourceId=CONN_ID, RequestId="u1"))
         is Outcome.DISPATCHED
     )
-    name, payload = deps.workflow.started[0]  # type: ignore[attr-defined]
+    _, payload = deps.workflow.started[0]  # type: ignore[attr-defined]
     assert (
         payload["mode"] == "reverify" and "ResponseURL" not in str(payload) and "https://" not in str(payload)
     )

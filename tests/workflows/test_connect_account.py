@@ -26,7 +26,9 @@ def connect(api: Api, account: str = CUSTOMER, region: str = "us-east-1") -> dic
     return dict(reply.body)
 
 
-def deploy(local: LocalStackpilot, url: str, account: str = CUSTOMER, template: str | None = None) -> customer.DeployResult:
+def deploy(
+    local: LocalStackpilot, url: str, account: str = CUSTOMER, template: str | None = None
+) -> customer.DeployResult:
     link = customer.parse_quick_create_url(url)
     cfn = local.cloud.customer_client("cloudformation", account, link.region)
     if template is None:
@@ -45,15 +47,22 @@ def template_of(local: LocalStackpilot, url: str) -> dict[str, Any]:
     key = link.template_url.split(".amazonaws.com/", 1)[-1].split("?", 1)[0]
     if "127.0.0.1" in link.template_url:
         key = link.template_url.split("/", 4)[4].split("?", 1)[0]
-    body = local.cloud.client("s3").get_object(Bucket=local.cloud.names.service_bucket, Key=key)["Body"].read()
+    body = (
+        local.cloud.client("s3").get_object(Bucket=local.cloud.names.service_bucket, Key=key)["Body"].read()
+    )
     return dict(json.loads(body))
 
 
 def execution_history(local: LocalStackpilot, name: str) -> tuple[str, list[dict[str, Any]]]:
     sfn = local.cloud.client("stepfunctions")
-    arn = local.cloud.names.state_machine_arn("connect-account").replace(":stateMachine:", ":execution:") + f":{name}"
+    arn = (
+        local.cloud.names.state_machine_arn("connect-account").replace(":stateMachine:", ":execution:")
+        + f":{name}"
+    )
     deadline = time.monotonic() + 30
-    while (status := sfn.describe_execution(executionArn=arn)["status"]) == "RUNNING" and time.monotonic() < deadline:
+    while (
+        status := sfn.describe_execution(executionArn=arn)["status"]
+    ) == "RUNNING" and time.monotonic() < deadline:
         time.sleep(0.05)
     return status, sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
 
@@ -109,10 +118,18 @@ def test_the_connection_is_readable_but_not_changeable_by_viewers_and_invisible_
     path = f"/accounts/{created['connection_id']}"
     assert viewer.request("GET", path).status == 200
     assert viewer.request("DELETE", path).status == 403
-    assert contributor.request("POST", "/accounts", {"aws_account_id": "333333333333", "region": "us-east-1"}).status == 403
+    assert (
+        contributor.request(
+            "POST", "/accounts", {"aws_account_id": "333333333333", "region": "us-east-1"}
+        ).status
+        == 403
+    )
     assert stranger.request("GET", path).status == 404
     assert stranger.request("DELETE", path).status == 404
-    assert all(c["connection_id"] != created["connection_id"] for c in stranger.request("GET", "/accounts").body["items"])
+    assert all(
+        c["connection_id"] != created["connection_id"]
+        for c in stranger.request("GET", "/accounts").body["items"]
+    )
     # the admin disconnects: the waiting workflow stops, the customer would now delete the stack
     assert admin.request("DELETE", path).body["status"] == "DISCONNECTED"
     assert execution_history(stackpilot, created["connection_id"])[0] == "ABORTED"
@@ -152,8 +169,12 @@ def test_a_role_that_does_not_require_the_external_id_is_refused(stackpilot: Loc
         if resource["Type"] == "AWS::IAM::Role":
             for statement in resource["Properties"]["AssumeRolePolicyDocument"]["Statement"]:
                 statement.get("Condition", {}).get("StringEquals", {}).pop("sts:ExternalId", None)
-    result = deploy(stackpilot, created["quick_create_url"], account="444444444444", template=json.dumps(template))
-    assert result.status == "ROLLBACK_COMPLETE" and "role does not require ExternalId" in result.reason, result
+    result = deploy(
+        stackpilot, created["quick_create_url"], account="444444444444", template=json.dumps(template)
+    )
+    assert result.status == "ROLLBACK_COMPLETE" and "role does not require ExternalId" in result.reason, (
+        result
+    )
     connection = api.wait_for_status(created["connection_id"], {"FAILED", "CONNECTED"})
     assert connection["status"] == "FAILED" and connection["reason"] == "role does not require ExternalId"
     assert "AccountConnectionFailed" in bus_events(stackpilot, created["connection_id"])
@@ -184,7 +205,8 @@ def _publish_forged(local: LocalStackpilot, connection_id: str, **props: str) ->
             + key.replace(":", "%3A").replace("|", "%7C")
             + "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20261123T120000Z&X-Amz-SignedHeaders=host"
             + "&X-Amz-Expires=7200&X-Amz-Credential=AKIA%2F20261123%2Fus-east-1%2Fs3%2Faws4_request"
-            + "&X-Amz-Signature=" + "ab" * 32
+            + "&X-Amz-Signature="
+            + "ab" * 32
         ),
         "StackId": stack_id,
         "RequestId": request_id,
@@ -209,7 +231,13 @@ def _answer(local: LocalStackpilot, key: str) -> dict[str, Any]:
     deadline = time.monotonic() + 10
     while True:
         try:
-            return dict(json.loads(s3.get_object(Bucket="cloudformation-custom-resource-response-useast1", Key=key)["Body"].read()))
+            return dict(
+                json.loads(
+                    s3.get_object(Bucket="cloudformation-custom-resource-response-useast1", Key=key)[
+                        "Body"
+                    ].read()
+                )
+            )
         except s3.exceptions.NoSuchKey:
             assert time.monotonic() < deadline, "no answer was delivered"
             time.sleep(0.05)
@@ -255,11 +283,15 @@ def test_a_connection_nobody_deploys_expires(stackpilot: LocalStackpilot) -> Non
     sfn = stackpilot.cloud.client("stepfunctions")
     machine = stackpilot.cloud.names.state_machine_arn("connect-account")
     # The same workflow with a one-second window (the real one waits an hour).
-    sfn.stop_execution(executionArn=machine.replace(":stateMachine:", ":execution:") + ":" + created["connection_id"])
+    sfn.stop_execution(
+        executionArn=machine.replace(":stateMachine:", ":execution:") + ":" + created["connection_id"]
+    )
     sfn.start_execution(
         stateMachineArn=machine,
         name=f"expiry-{created['connection_id']}",
-        input=json.dumps({"org_id": "org_slow", "connection_id": created["connection_id"], "connect_window_seconds": 1}),
+        input=json.dumps(
+            {"org_id": "org_slow", "connection_id": created["connection_id"], "connect_window_seconds": 1}
+        ),
     )
     connection = api.wait_for_status(created["connection_id"], {"FAILED"}, timeout=20)
     assert "did not call back" in connection["reason"]

@@ -7,7 +7,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 
-class ConnectionIdIndex(GlobalSecondaryIndex["ConnectionModel"]):
+class ConnectionIdIndex(GlobalSecondaryIndex["ConnectionModel"]):  # type: ignore[no-untyped-call]
     """Callbacks name a connection id only; the API always reads through org_id (the hash key)."""
 
     class Meta:

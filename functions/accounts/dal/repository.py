@@ -7,19 +7,25 @@ from datetime import timedelta
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.models import Model
 
 from functions.accounts.dal.models import CallbackRequestModel, ConnectionModel
-from functions.accounts.settings import AccountsSettings
 from functions.accounts.models.connection import CallbackRequest, CallbackStatus, Connection, ConnectionStatus
+from functions.accounts.settings import AccountsSettings
 
 CALLBACK_RETENTION = timedelta(days=7)
 
 
 def configure(*, accounts_table: str, callbacks_table: str, region: str) -> None:
     """Binds the models to the deployed tables (called once by each handler's composition root)."""
-    for model, name in ((ConnectionModel, accounts_table), (CallbackRequestModel, callbacks_table)):
-        model.Meta.table_name = name
-        model.Meta.region = region
+    models: tuple[tuple[type[Model], str], ...] = (
+        (ConnectionModel, accounts_table),
+        (CallbackRequestModel, callbacks_table),
+    )
+    for model, name in models:
+        meta: Any = model.Meta
+        meta.table_name = name
+        meta.region = region
         model._connection = None  # pynamodb caches the connection per model
 
 
@@ -127,5 +133,6 @@ class DynamoCallbackRepository:
         )
 
     def set_status(self, request_key: str, status: CallbackStatus) -> None:
-        CallbackRequestModel(request_key=request_key).update(actions=[CallbackRequestModel.status.set(status.value)])
-
+        CallbackRequestModel(request_key=request_key).update(
+            actions=[CallbackRequestModel.status.set(status.value)]
+        )

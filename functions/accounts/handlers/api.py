@@ -81,7 +81,9 @@ def disconnect(connection_id: ConnectionIdPath) -> ConnectionView:
 
 
 def _error(status: int, message: str, **extra: Any) -> Response[Any]:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body={"message": message, **extra})
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body={"message": message, **extra}
+    )
 
 
 @app.exception_handler(InvalidRequest)

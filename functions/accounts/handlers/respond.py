@@ -25,5 +25,7 @@ DEPS = RespondDeps(
 
 @log.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    answered, status = answer_cloudformation(DEPS, event["org_id"], event["connection_id"], event.get("state", {}))
+    answered, status = answer_cloudformation(
+        DEPS, event["org_id"], event["connection_id"], event.get("state", {})
+    )
     return {"answered": answered, "status": status.value}

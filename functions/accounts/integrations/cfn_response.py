@@ -22,14 +22,18 @@ def encode_body(body: dict[str, Any]) -> bytes:
     if len(data) > MAX_RESPONSE_BODY_BYTES:
         # CloudFormation refuses bodies over 4 KB: keep the ids, shorten the reason.
         overflow = len(data) - MAX_RESPONSE_BODY_BYTES
-        body = {**body, "Data": {}, "Reason": str(body.get("Reason", ""))[: max(0, 200 - overflow)] or "see stackpilot"}
+        body = {
+            **body,
+            "Data": {},
+            "Reason": str(body.get("Reason", ""))[: max(0, 200 - overflow)] or "see stackpilot",
+        }
         data = json.dumps(body, separators=(",", ":")).encode()
     return data
 
 
 def resolve_host(host: str) -> list[str]:
     try:
-        return sorted({info[4][0] for info in socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM)})
+        return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM)})
     except OSError as exc:
         raise ResponseDeliveryFailed(f"could not resolve {host}") from exc
 

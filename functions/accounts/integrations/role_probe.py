@@ -40,7 +40,11 @@ class StsRoleProbe:
 
     @staticmethod
     def _assume(sts: Any, role_arn: str, external_id: str | None, session_name: str) -> dict[str, str] | None:
-        params: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": session_name, "DurationSeconds": 900}
+        params: dict[str, Any] = {
+            "RoleArn": role_arn,
+            "RoleSessionName": session_name,
+            "DurationSeconds": 900,
+        }
         if external_id is not None:
             params["ExternalId"] = external_id
         try:

@@ -22,6 +22,8 @@ class S3TemplateStore:
         # CloudFormation fetches the template with this URL; it lapses with the connect window.
         return str(
             self._s3.generate_presigned_url(
-                "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=max(1, min(expires_in, 604800))
+                "get_object",
+                Params={"Bucket": self._bucket, "Key": key},
+                ExpiresIn=max(1, min(expires_in, 604800)),
             )
         )

@@ -19,7 +19,9 @@ class StepFunctionsWorkflow:
 
     def start(self, name: str, payload: dict[str, Any]) -> str:
         try:
-            result = self._sfn.start_execution(stateMachineArn=self._arn, name=name, input=json.dumps(payload))
+            result = self._sfn.start_execution(
+                stateMachineArn=self._arn, name=name, input=json.dumps(payload)
+            )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ExecutionAlreadyExists":
                 # Same name, same input: StartExecution is idempotent in AWS; a replay lands here.

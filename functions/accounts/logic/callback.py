@@ -111,7 +111,9 @@ def _stack_region(req: CustomResourceRequest) -> str | None:
     return match.group(1) if match else None
 
 
-def _create(deps: CallbackDeps, req: CustomResourceRequest, stored: CallbackRequest, topic_region: str) -> Outcome:
+def _create(
+    deps: CallbackDeps, req: CustomResourceRequest, stored: CallbackRequest, topic_region: str
+) -> Outcome:
     props = req.ResourceProperties
     if not CONNECTION_ID.match(props.ConnectionId):
         raise CallbackRejected("ConnectionId is missing or malformed")
@@ -134,7 +136,9 @@ def _create(deps: CallbackDeps, req: CustomResourceRequest, stored: CallbackRequ
     return Outcome.DISPATCHED
 
 
-def _update(deps: CallbackDeps, req: CustomResourceRequest, stored: CallbackRequest, topic_region: str) -> Outcome:
+def _update(
+    deps: CallbackDeps, req: CustomResourceRequest, stored: CallbackRequest, topic_region: str
+) -> Outcome:
     connection = _owned_connection(deps, req)
     if connection is None or connection.status not in (ConnectionStatus.CONNECTED, ConnectionStatus.FAILED):
         raise CallbackRejected("this stack does not hold a connection that can be re-verified")
@@ -203,7 +207,9 @@ def _owned_connection(deps: CallbackDeps, req: CustomResourceRequest) -> Connect
 
 def _check_nonce(connection: Connection, nonce: str, now: datetime) -> None:
     if connection.status is not ConnectionStatus.PENDING:
-        raise CallbackRejected(f"connection {connection.connection_id} is {connection.status.value}, not PENDING")
+        raise CallbackRejected(
+            f"connection {connection.connection_id} is {connection.status.value}, not PENDING"
+        )
     if connection.nonce_hash is None:
         raise CallbackRejected("this template's nonce was already used; create a new connection")
     if not nonce_matches(connection.nonce_hash, nonce):

@@ -66,7 +66,9 @@ def execution_name(connection_id: str) -> str:
     return connection_id
 
 
-def connect_account(deps: AccountsApiDeps, principal: Principal, request: ConnectAccountRequest) -> ConnectionView:
+def connect_account(
+    deps: AccountsApiDeps, principal: Principal, request: ConnectAccountRequest
+) -> ConnectionView:
     require_role(principal, Role.ADMIN, "connecting an AWS account")
     cfg = deps.config
     if request.region not in cfg.supported_regions:

@@ -48,7 +48,10 @@ def failure_reason(error: dict[str, Any] | None) -> str:
         return message[:500]
     if name == "States.Timeout":
         return "verifying the role took too long; try again"
-    return f"internal error while connecting ({name or 'unknown'}); nothing was changed in your account, try again"
+    return (
+        f"internal error while connecting ({name or 'unknown'}); "
+        "nothing was changed in your account, try again"
+    )
 
 
 def record_outcome(

@@ -33,4 +33,8 @@ class AccountDisconnected(AccountEvent):
     initiated_by: str  # "user:<id>" or "customer-stack"
 
 
-ACCOUNT_EVENTS: tuple[type[AccountEvent], ...] = (AccountConnected, AccountConnectionFailed, AccountDisconnected)
+ACCOUNT_EVENTS: tuple[type[AccountEvent], ...] = (
+    AccountConnected,
+    AccountConnectionFailed,
+    AccountDisconnected,
+)

@@ -1,0 +1,84 @@
+"""`make bench`: INIT cost as ratios measured in one run, and counts for one onboarding."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from infra.local import customer, runtime
+from tests.bench.counters import AwsCallCounter, state_transitions
+from tests.bench.init_cost import handler_import, measure
+from tests.workflows.client import Api
+
+GOALS = {"accounts-callback": 25.0, "accounts-api": 32.0}
+
+
+def init_costs() -> None:
+    targets = {
+        "reference: import boto3 + one client": "import boto3; boto3.client('sts', region_name='us-east-1')",
+        "accounts-callback (the receiver)": handler_import("accounts-callback"),
+        "accounts-api": handler_import("accounts-api"),
+        "tenancy-authorizer": handler_import("tenancy-authorizer"),
+    }
+    print("INIT cost: CPU time of a fresh interpreter importing the handler, median of 9, as a ratio")
+    print("to `python -c pass` measured alternately in the same run (a clean venv, code via PYTHONPATH)")
+    for result in measure(targets):
+        key = next((k for k in GOALS if result.label.startswith(k)), None)
+        goal = ""
+        if key:
+            goal = f"   goal <= {GOALS[key]:.0f}x {'met' if result.ratio <= GOALS[key] else 'NOT met'}"
+        print(f"  {result.label:40s} {result.ratio:6.1f}x  ({result.cpu_ms:5.0f} ms){goal}")
+
+
+def onboarding_counts() -> None:
+    state_dir = Path(tempfile.mkdtemp())
+    local = runtime.start(in_process=True, api_port=0, time_scale=0.05, state_dir=state_dir)
+    try:
+        api = Api(local, org_id="org_bench", role="admin")
+        with AwsCallCounter().installed() as counter:
+            body = {"aws_account_id": "111111111111", "region": "us-east-1"}
+            created = api.request("POST", "/accounts", body).body
+            link = customer.parse_quick_create_url(created["quick_create_url"])
+            result = customer.deploy(local.cloud.customer_client("cloudformation", "111111111111"), link)
+            sfn = local.cloud.client("stepfunctions")
+            arn = (
+                local.cloud.names.state_machine_arn("connect-account").replace(
+                    ":stateMachine:", ":execution:"
+                )
+                + ":"
+                + created["connection_id"]
+            )
+            deadline = time.monotonic() + 60
+            while (
+                sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
+                and time.monotonic() < deadline
+            ):
+                time.sleep(0.05)
+            status = sfn.describe_execution(executionArn=arn)["status"]
+            history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        print(f"One onboarding (POST /accounts, customer stack {result.status}, execution {status}):")
+        print(f"  state transitions (connect_account)      {state_transitions(history)}")
+        invocations = json.dumps(dict(sorted(counter.invocations.items())))
+        print(
+            f"  Lambda invocations                       {sum(counter.invocations.values())}  {invocations}"
+        )
+        print(f"  AWS calls made by our functions          {sum(counter.calls.values())}")
+        for function, n in sorted(counter.by_function().items()):
+            print(f"    {function:36s} {n}")
+        print("  by operation: " + ", ".join(f"{op} {n}" for op, n in sorted(counter.by_operation().items())))
+    finally:
+        local.stop()
+
+
+def main() -> int:
+    init_costs()
+    print()
+    onboarding_counts()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
