@@ -407,7 +407,10 @@ def _run_async(function: Any, event: Any) -> None:
         if not failed:
             return
         LOG.warning(
-            "async invocation %d of %s failed: %s", attempt + 1, function.function_name, payload.decode()[:500]
+            "async invocation %d of %s failed: %s",
+            attempt + 1,
+            function.function_name,
+            payload.decode()[:500],
         )
     # AWS would now send the event to the function's DLQ / on-failure destination.
 
