@@ -284,6 +284,7 @@ def _join_threads(timeout: float) -> None:
 
 def _quiet_loggers() -> None:
     logging.getLogger("moto.stepfunctions.parser").setLevel(logging.WARNING)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per emulated AWS call
     # Every caught failure (normal Retry/Catch control flow) is logged at ERROR with the repr of
     # the whole component tree; real interpreter crashes are still logged by program.py.
     logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component").setLevel(logging.CRITICAL)
@@ -1876,6 +1877,36 @@ def _patch_cloudformation() -> None:
         "cloudformation async change set",
     )
     _replace(parsing.ResourceMap, "load_parameters", _load_parameters, "cloudformation parameter constraints")
+    _patch_template_urls()
+
+
+def _template_from_url(template_url: str, account_id: str, partition: str) -> str:
+    """TemplateURL as CloudFormation reads it: any S3 URL, including the emulator's own path-style
+    presigned URLs (http://127.0.0.1:4566/<bucket>/<key>?...), which moto parses as a bucket "127"."""
+    from urllib.parse import unquote, urlsplit
+
+    from moto.cloudformation import utils
+
+    parts = urlsplit(template_url)
+    host = (parts.hostname or "").lower()
+    if host.endswith("amazonaws.com") or host == "localhost":
+        return str(_call_original(utils, "get_stack_from_s3_url", template_url, account_id, partition))
+    bucket, _, key = unquote(parts.path).lstrip("/").partition("/")
+    from moto.s3.models import s3_backends
+
+    # Buckets are global: the template lives in the service account, the stack in the customer's.
+    stored = s3_backends[account_id][partition].get_object(bucket, key)
+    return stored.value.decode("utf-8")  # type: ignore[union-attr]
+
+
+def _patch_template_urls() -> None:
+    from moto.cloudformation import models, responses, utils
+
+    name = "cloudformation TemplateURL on the local endpoint"
+    _replace(utils, "get_stack_from_s3_url", _template_from_url, name)
+    for module in (models, responses):  # both imported the function by name
+        _require_version(name)
+        module.get_stack_from_s3_url = _template_from_url  # type: ignore[attr-defined]
 
 
 def installed_patches() -> Iterable[str]:

@@ -1073,3 +1073,27 @@ def test_server_mode_custom_resource_answered_by_path_style_put(moto_server: str
     stack = wait_stack(cfn, stack_id)
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack
     assert stack["Outputs"][0]["OutputValue"] == "token-acme"
+
+
+def test_server_mode_template_url_is_the_emulators_presigned_url(moto_server: str) -> None:
+    # The quick-create link carries a presigned GET on the emulator (path style, 127.0.0.1).
+    s3 = client("s3", endpoint_url=moto_server)
+    s3.create_bucket(Bucket="service-templates")
+    s3.put_object(
+        Bucket="service-templates",
+        Key="connections/t.json",
+        Body=json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}),
+    )
+    url = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": "service-templates", "Key": "connections/t.json"}
+    )
+    assert url.startswith(moto_server)
+    cfn = client("cloudformation", endpoint_url=moto_server)
+    cfn.meta.events.register(
+        "before-sign.*.*", lambda request, **_: request.headers.__setitem__("x-moto-account-id", CUSTOMER)
+    )
+
+    stack_id = cfn.create_stack(StackName="from-url", TemplateURL=url)["StackId"]
+
+    assert f":{CUSTOMER}:" in stack_id
+    assert wait_stack(cfn, stack_id)["StackStatus"] == "CREATE_COMPLETE"

@@ -25,14 +25,21 @@ class Api:
     role: str
     user_id: str = "local-user"
 
-    def request(self, method: str, path: str, body: Any = None, raw: bytes | None = None) -> Reply:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        raw: bytes | None = None,
+        content_type: str = "application/json",
+    ) -> Reply:
         token = self.local.token(self.org_id, self.role, self.user_id)
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         request = urllib.request.Request(  # noqa: S310 - loopback test server
             self.local.api_url + path,
             data=data,
             method=method,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
         )
         try:
             with urllib.request.urlopen(request, timeout=30) as reply:  # noqa: S310

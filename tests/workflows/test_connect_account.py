@@ -160,6 +160,12 @@ def test_malformed_json_is_a_422_not_a_500(admin: Api) -> None:
     assert admin.request("POST", "/accounts", raw=b"{not json").status == 422
 
 
+def test_a_body_that_is_not_declared_json_is_a_415(admin: Api) -> None:
+    body = b'{"aws_account_id": "111111111111", "region": "us-east-1"}'
+    reply = admin.request("POST", "/accounts", raw=body, content_type="application/x-www-form-urlencoded")
+    assert reply.status == 415 and reply.body["field"] == "Content-Type"
+
+
 def test_a_role_that_does_not_require_the_external_id_is_refused(stackpilot: LocalStackpilot) -> None:
     api = Api(stackpilot, org_id="org_lax", role="owner")
     created = connect(api, account="444444444444")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -24,6 +24,7 @@ from functions.accounts.settings import get_settings
 from functions.shared import aws
 from functions.shared.clock import now
 from functions.shared.events import EventBridgePublisher
+from functions.shared.http import error, refuse_non_json
 from functions.shared.observability import logger
 from functions.shared.principal import Forbidden, Principal, Unauthenticated
 
@@ -80,43 +81,37 @@ def disconnect(connection_id: ConnectionIdPath) -> ConnectionView:
     return connections.disconnect(DEPS, _principal(), connection_id)
 
 
-def _error(status: int, message: str, **extra: Any) -> Response[Any]:
-    return Response(
-        status_code=status, content_type=content_types.APPLICATION_JSON, body={"message": message, **extra}
-    )
-
-
 @app.exception_handler(InvalidRequest)
 def _invalid(exc: InvalidRequest) -> Response[Any]:
-    return _error(422, str(exc), field=exc.field)
+    return error(422, str(exc), field=exc.field)
 
 
 @app.exception_handler(ConnectionNotFound)
 def _not_found(exc: ConnectionNotFound) -> Response[Any]:
-    return _error(404, str(exc))
+    return error(404, str(exc))
 
 
 @app.exception_handler(ConnectionConflict)
 def _conflict(exc: ConnectionConflict) -> Response[Any]:
-    return _error(409, str(exc))
+    return error(409, str(exc))
 
 
 @app.exception_handler(Forbidden)
 def _forbidden(exc: Forbidden) -> Response[Any]:
-    return _error(403, str(exc))
+    return error(403, str(exc))
 
 
 @app.exception_handler(Unauthenticated)
 def _unauthenticated(exc: Unauthenticated) -> Response[Any]:
-    return _error(401, "Unauthorized")
+    return error(401, "Unauthorized")
 
 
 @app.exception_handler(ServiceUnavailable)
 def _unavailable(exc: ServiceUnavailable) -> Response[Any]:
     log.exception("dependency failure")
-    return _error(503, str(exc))
+    return error(503, str(exc))
 
 
 @log.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return refuse_non_json(event) or app.resolve(event, context)

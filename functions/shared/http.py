@@ -1,0 +1,31 @@
+"""What every REST function shares: JSON bodies only, errors in one shape."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def error(status: int, message: str, **extra: Any) -> Response[Any]:
+    body = {"message": message, **extra}
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def refuse_non_json(event: dict[str, Any]) -> dict[str, Any] | None:
+    """A body not declared JSON gets a 415 before validation, instead of being misread as a form."""
+    if event.get("httpMethod") not in BODY_METHODS or not event.get("body"):
+        return None
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    declared = str(headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if declared == "application/json":
+        return None
+    return {
+        "statusCode": 415,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": json.dumps({"message": "Content-Type must be application/json", "field": "Content-Type"}),
+        "isBase64Encoded": False,
+    }
