@@ -39,6 +39,7 @@ class LocalCloud:
     time_scale: float = 1.0
     api_base_url: str = "http://127.0.0.1:3000"
     connect_window_seconds: int = 3600
+    log_level: str = "INFO"
     state_dir: Path = DEFAULT_STATE_DIR
     endpoint_url: str | None = None  # set in server mode
     _mock: Any = field(default=None, repr=False)
@@ -60,6 +61,7 @@ class LocalCloud:
             jwt_issuer=self.issuer_url,
             jwt_audience="stackpilot-api",
             jwks_url=f"{self.issuer_url}/.well-known/jwks.json",
+            log_level=self.log_level,
         )
         env.update(
             {

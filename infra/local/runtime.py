@@ -51,6 +51,7 @@ def start(
     time_scale: float = 1.0,
     connect_window_seconds: int = 3600,
     state_dir: Path = DEFAULT_STATE_DIR,
+    log_level: str = "INFO",
 ) -> LocalStackpilot:
     """``in_process``: moto mocks this process (tests, demo); else an AWS endpoint on ``aws_port``.
     Port 0 picks a free port."""
@@ -61,6 +62,7 @@ def start(
         api_base_url=api_url,
         connect_window_seconds=connect_window_seconds,
         state_dir=state_dir,
+        log_level=log_level,
     )
     if in_process:
         cloud.start_in_process()

@@ -1,0 +1,63 @@
+"""The `stackpilot` command, as a new user types it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jwt
+import pytest
+
+from infra.local import customer
+from infra.local.cli import main
+from infra.local.issuer import LocalIssuer
+
+
+def test_local_token_prints_a_token_the_local_issuer_signed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(["local", "token", "--org", "org_acme", "--role", "viewer", "--state-dir", str(tmp_path)]) == 0
+    )
+    token = capsys.readouterr().out.strip()
+    issuer = LocalIssuer(tmp_path)
+    claims = jwt.decode(token, issuer.public_key, algorithms=["RS256"], audience=issuer.audience)
+    assert (
+        claims["org_id"] == "org_acme" and claims["role"] == "viewer" and claims["iss"] == issuer.issuer_url
+    )
+
+
+def test_an_unknown_role_is_refused_by_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["local", "token", "--org", "org_acme", "--role", "root"])
+    assert exit_.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("https://example.com/", "not a CloudFormation quick-create URL"),
+        (
+            "https://us-east-1.console.aws.amazon.com/cloudformation/home?region=us-east-1#/stacks/quickcreate?stackName=x",
+            "templateURL",
+        ),
+        (
+            "https://console.aws.amazon.com/cloudformation/home#/stacks/quickcreate?templateURL=t&stackName=x",
+            "region",
+        ),
+    ],
+)
+def test_customer_deploy_explains_a_bad_link(
+    url: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(customer.QuickCreateError, match=message):
+        customer.parse_quick_create_url(url)
+    assert main(["local", "customer-deploy", "--url", url, "--account", "111111111111"]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.xdist_group("local-cloud")
+def test_the_demo_runs_the_journey_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["local", "demo"]) == 0
+    out = capsys.readouterr().out
+    assert "-> CONNECTED" in out and "AccountConnected" in out and "AccountDisconnected" in out
+    assert "org_other GET" in out and "-> 404" in out
