@@ -1,6 +1,7 @@
-"""One boto3 session per process, clients built once with standard retries.
+"""One botocore session per process; clients built once, with standard retries.
 
-Clients honour ``AWS_ENDPOINT_URL`` (the local cloud) through botocore's own configuration.
+boto3 would only wrap these same clients (and cost ~100 ms more at INIT for s3transfer and
+resource machinery we never use). Clients honour ``AWS_ENDPOINT_URL`` (the local cloud).
 """
 
 from __future__ import annotations
@@ -8,25 +9,25 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import boto3
+import botocore.session
 from botocore.config import Config
 
 RETRIES = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
 
 
 @cache
-def session() -> boto3.Session:
-    return boto3.Session()
+def session() -> botocore.session.Session:
+    return botocore.session.get_session()
 
 
 @cache
 def client(service: str, region: str | None = None) -> Any:
-    return session().client(service, region_name=region, config=RETRIES)
+    return session().create_client(service, region_name=region, config=RETRIES)
 
 
 def session_client(credentials: dict[str, str], service: str, region: str) -> Any:
     """A client acting with temporary credentials (an assumed role), built on the shared session."""
-    return session().client(
+    return session().create_client(
         service,
         region_name=region,
         aws_access_key_id=credentials["AccessKeyId"],
@@ -34,3 +35,14 @@ def session_client(credentials: dict[str, str], service: str, region: str) -> An
         aws_session_token=credentials["SessionToken"],
         config=RETRIES,
     )
+
+
+class LazyClient:
+    """A client built on first use, for calls that only some requests make (e.g. PutEvents on a
+    Delete): the requests that never make them never pay for building it."""
+
+    def __init__(self, service: str, region: str | None = None) -> None:
+        self._service, self._region = service, region
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(client(self._service, self._region), name)

@@ -83,16 +83,7 @@ class LocalCloud:
 
     def apply_environment(self) -> None:
         os.environ.update(self.environment())
-        # Settings are read once per process; a new environment needs fresh settings.
-        from functions.accounts.settings import get_settings as accounts_settings
-
-        accounts_settings.cache_clear()
-        try:
-            from functions.tenancy.settings import get_settings as tenancy_settings
-
-            tenancy_settings.cache_clear()
-        except ImportError:  # pragma: no cover - tenancy settings are optional before issue 3
-            pass
+        fresh_containers()
 
     # ---------------------------------------------------------------- lifecycle
     def start_in_process(self) -> LocalCloud:
@@ -287,6 +278,23 @@ class LocalCloud:
             for message in messages:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
                 yield json.loads(message["Body"])
+
+
+def fresh_containers() -> None:
+    """A new local cloud means new Lambda containers: handler modules are imported anew on their
+    next invocation, with fresh settings, clients and caches (they stay warm within one cloud)."""
+    import sys
+
+    for name in [n for n in sys.modules if n.startswith("functions.") and ".handlers." in n]:
+        del sys.modules[name]
+    for module_name in ("functions.accounts.settings", "functions.tenancy.settings"):
+        module = sys.modules.get(module_name)
+        if module is not None:
+            module.get_settings.cache_clear()
+    aws = sys.modules.get("functions.shared.aws")
+    if aws is not None:
+        aws.client.cache_clear()
+        aws.session.cache_clear()
 
 
 def render_asl(sm: definitions.StateMachineDef, function_arn: Any) -> str:

@@ -40,7 +40,7 @@ def _deps() -> AccountsApiDeps:
         connections=repository.DynamoConnectionRepository(),
         templates=S3TemplateStore(aws.client("s3"), s.service_bucket),
         workflow=StepFunctionsWorkflow(aws.client("stepfunctions"), s.connect_account_state_machine_arn),
-        events=EventBridgePublisher(aws.client("events"), s.event_bus_name),
+        events=EventBridgePublisher(aws.LazyClient("events"), s.event_bus_name),  # disconnect only
         clock=now,
         config=ConnectConfig(
             service_account_id=s.service_account_id,

@@ -29,8 +29,8 @@ def _deps() -> CallbackDeps:
         connections=repository.DynamoConnectionRepository(),
         callbacks=repository.DynamoCallbackRepository(),
         workflow=StepFunctionsWorkflow(aws.client("stepfunctions"), s.connect_account_state_machine_arn),
-        responder=responder(s.response_url_endpoint_override, aws.client("s3")),
-        events=EventBridgePublisher(aws.client("events"), s.event_bus_name),
+        responder=responder(s.response_url_endpoint_override, aws.LazyClient("s3")),
+        events=EventBridgePublisher(aws.LazyClient("events"), s.event_bus_name),  # Delete only
         clock=now,
         supported_regions=s.supported_regions,
         connect_window_seconds=s.connect_window_seconds,

@@ -19,7 +19,7 @@ repository.configure_from(_s)
 DEPS = RespondDeps(
     connections=repository.DynamoConnectionRepository(),
     callbacks=repository.DynamoCallbackRepository(),
-    responder=responder(_s.response_url_endpoint_override, aws.client("s3")),
+    responder=responder(_s.response_url_endpoint_override, aws.LazyClient("s3")),  # local cloud only
 )
 
 

@@ -21,13 +21,7 @@ from functions.accounts.logic.ports import (
     TemplateStore,
     Workflow,
 )
-from functions.accounts.logic.role_template import (
-    TEMPLATE_VERSION,
-    RoleTemplateInput,
-    onboarding_stack_name,
-    quick_create_url,
-    render_role_template,
-)
+from functions.accounts.logic.stack_names import TEMPLATE_VERSION, onboarding_stack_name, quick_create_url
 from functions.accounts.models.api import ConnectAccountRequest, ConnectionView
 from functions.accounts.models.connection import Connection, ConnectionStatus
 from functions.accounts.models.events import AccountDisconnected
@@ -89,6 +83,9 @@ def connect_account(
     external_id = secrets.token_urlsafe(32)  # server-generated, never accepted from a client
     nonce = new_nonce()
     template_key = f"connections/{principal.org_id}/{connection_id}/role-v{TEMPLATE_VERSION}.json"
+    # Only connecting renders a template: reads and disconnects never import troposphere (~60 ms).
+    from functions.accounts.logic.role_template import RoleTemplateInput, render_role_template
+
     template = render_role_template(
         RoleTemplateInput(
             connection_id=connection_id,

@@ -1,0 +1,110 @@
+"""Names, ARNs and links of a connection's onboarding stack, without troposphere.
+
+stackpilot computes the ARNs it needs from the connection id (it never reads the stack's outputs);
+the API builds quick-create links from here on every read, and only connecting imports the
+template renderer (``role_template``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Final
+from urllib.parse import quote
+
+TEMPLATE_VERSION: Final = "1"
+
+#: IAM path of the roles/policies the onboarding template creates. It is deliberately NOT
+#: ``/stackpilot/``: the CloudFormation role may pass and manage roles under ``/stackpilot/`` only,
+#: so it can never touch (or pass) the control-plane roles.
+CONTROL_PATH: Final = "/stackpilot-connection/"
+
+_CONNECTION_ID_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_REGION_RE: Final = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
+_STACK_NAME_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
+_PARAM_KEY_RE: Final = re.compile(r"[A-Za-z0-9]{1,255}")
+# https, or plain http to the local cloud's loopback S3 (a laptop has no console to open it anyway).
+_TEMPLATE_URL_RE: Final = re.compile(
+    r"https://[^/?#@\\]+/|http://(?:127\.0\.0\.1|localhost|\[::1\])(?::\d+)?/"
+)
+
+
+def _require(pattern: re.Pattern[str], value: object, what: str) -> None:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise ValueError(f"invalid {what}")
+
+
+def connection_suffix(connection_id: str) -> str:
+    """Short, IAM-safe, per-connection suffix used in resource names.
+
+    The id body itself when it is at most 26 lower-case alphanumerics (readable in the customer's
+    console: stackpilot's ids are ``conn_`` + 26 base32 characters), else 16 hex chars of its
+    SHA-256 (IAM names are case-insensitive and length-limited, so a lossy transformation of the
+    id could make two connections collide).
+    """
+    _require(_CONNECTION_ID_RE, connection_id, "connection_id")
+    body = connection_id.removeprefix("conn_")
+    if re.fullmatch(r"[a-z0-9]{1,26}", body):
+        return body
+    return hashlib.sha256(connection_id.encode()).hexdigest()[:16]
+
+
+def deploy_role_name(connection_id: str) -> str:
+    return f"stackpilot-deploy-{connection_suffix(connection_id)}"
+
+
+def cloudformation_role_name(connection_id: str) -> str:
+    return f"stackpilot-cfn-{connection_suffix(connection_id)}"
+
+
+def permissions_boundary_name(connection_id: str) -> str:
+    return f"stackpilot-boundary-{connection_suffix(connection_id)}"
+
+
+def _events_role_name(connection_id: str) -> str:
+    return f"stackpilot-events-{connection_suffix(connection_id)}"
+
+
+def _status_rule_name(connection_id: str) -> str:
+    return f"stackpilot-status-{connection_suffix(connection_id)}"
+
+
+def deploy_role_arn(account_id: str, connection_id: str, *, partition: str = "aws") -> str:
+    return f"arn:{partition}:iam::{account_id}:role{CONTROL_PATH}{deploy_role_name(connection_id)}"
+
+
+def cloudformation_role_arn(account_id: str, connection_id: str, *, partition: str = "aws") -> str:
+    """The ``RoleARN`` every CreateStack/UpdateStack/CreateChangeSet of this connection must pass."""
+    return f"arn:{partition}:iam::{account_id}:role{CONTROL_PATH}{cloudformation_role_name(connection_id)}"
+
+
+def permissions_boundary_arn(account_id: str, connection_id: str, *, partition: str = "aws") -> str:
+    """The ``PermissionsBoundary`` every IAM role in a stackpilot stack must carry."""
+    return f"arn:{partition}:iam::{account_id}:policy{CONTROL_PATH}{permissions_boundary_name(connection_id)}"
+
+
+def onboarding_stack_name(connection_id: str) -> str:
+    """Name for the onboarding stack. Deliberately outside the managed ``stackpilot-`` prefix (ARN
+    matching is case-sensitive), so the deploy role's CloudFormation rights never cover it."""
+    return f"StackpilotConnection-{connection_suffix(connection_id)}"
+
+
+def quick_create_url(*, region: str, template_url: str, stack_name: str, parameters: dict[str, str]) -> str:
+    """CloudFormation console quick-create link.
+
+    ``param_*`` keys are sorted and every value is percent-encoded. Only plain (non-NoEcho)
+    parameters can be prefilled this way: the console ignores NoEcho parameters in the URL.
+    """
+    _require(_REGION_RE, region, "region")
+    _require(_STACK_NAME_RE, stack_name, "stack_name")
+    if not _TEMPLATE_URL_RE.match(template_url) or any(c.isspace() or ord(c) < 0x20 for c in template_url):
+        raise ValueError("template_url must be an https URL (or http on loopback, for the local cloud)")
+    for key in parameters:
+        _require(_PARAM_KEY_RE, key, "parameter name")
+    query = [("templateURL", template_url), ("stackName", stack_name)]
+    query += [(f"param_{key}", parameters[key]) for key in sorted(parameters)]
+    fragment = "&".join(f"{k}={quote(v, safe='')}" for k, v in query)
+    return (
+        f"https://{region}.console.aws.amazon.com/cloudformation/home?region={region}"
+        f"#/stacks/quickcreate?{fragment}"
+    )
