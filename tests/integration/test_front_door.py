@@ -177,7 +177,8 @@ def serving(door: FrontDoor) -> Iterator[Served]:
 
 def reset_authorizer_caches() -> None:
     get_settings.cache_clear()
-    authorizer_handler._verifier.cache_clear()
+    # The module currently imported: a local cloud started in this process re-imports handlers.
+    importlib.import_module(authorizer_handler.__name__)._verifier.cache_clear()
 
 
 @pytest.fixture(scope="module")
