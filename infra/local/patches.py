@@ -1853,6 +1853,7 @@ def _patch_cloudformation() -> None:
     from moto.cloudformation import parsing
     from moto.cloudformation.custom_model import CustomModel
     from moto.cloudformation.models import CloudFormationBackend, Stack
+    from moto.iam.models import Role as IamRole
 
     name = "cloudformation custom resources"
     _replace(CustomModel, "create_from_cloudformation_json", classmethod(_custom_create), name)
@@ -1878,6 +1879,41 @@ def _patch_cloudformation() -> None:
     )
     _replace(parsing.ResourceMap, "load_parameters", _load_parameters, "cloudformation parameter constraints")
     _patch_template_urls()
+    _replace(
+        IamRole,
+        "update_from_cloudformation_json",
+        classmethod(_role_update),
+        "cloudformation role trust update",
+    )
+
+
+def _role_update(
+    cls: Any,
+    original_resource: Any,
+    new_resource_name: str,
+    cloudformation_json: dict[str, Any],
+    account_id: str,
+    region_name: str,
+) -> Any:
+    """moto updates only a role's description on UpdateStack; AWS also applies a changed trust policy
+    (which is what re-verification after an update must see)."""
+    from moto.iam.models import Role, iam_backends
+
+    role = _call_original(
+        Role,
+        "update_from_cloudformation_json",
+        cls,
+        original_resource,
+        new_resource_name,
+        cloudformation_json,
+        account_id,
+        region_name,
+    )
+    trust = cloudformation_json.get("Properties", {}).get("AssumeRolePolicyDocument")
+    if trust is not None:
+        document = trust if isinstance(trust, str) else json.dumps(trust)
+        iam_backends[account_id]["global"].update_assume_role_policy(role.name, document)
+    return role
 
 
 def _template_from_url(template_url: str, account_id: str, partition: str) -> str:

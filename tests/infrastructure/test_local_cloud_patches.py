@@ -1097,3 +1097,36 @@ def test_server_mode_template_url_is_the_emulators_presigned_url(moto_server: st
 
     assert f":{CUSTOMER}:" in stack_id
     assert wait_stack(cfn, stack_id)["StackStatus"] == "CREATE_COMPLETE"
+
+
+def test_update_stack_applies_a_changed_role_trust_policy(customer: dict) -> None:
+    # moto alone keeps the old trust policy on UpdateStack; re-verification must see the new one.
+    cfn = client("cloudformation", customer)
+
+    def template(principal: str) -> str:
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:AssumeRole"}],
+        }
+        return json.dumps(
+            {
+                "Resources": {
+                    "Role": {
+                        "Type": "AWS::IAM::Role",
+                        "Properties": {"RoleName": "trust-updated", "AssumeRolePolicyDocument": trust},
+                    }
+                }
+            }
+        )
+
+    stack_id = cfn.create_stack(
+        StackName="trust", TemplateBody=template(SERVICE), Capabilities=["CAPABILITY_NAMED_IAM"]
+    )["StackId"]
+    wait_stack(cfn, stack_id)
+    cfn.update_stack(
+        StackName=stack_id, TemplateBody=template("222222222222"), Capabilities=["CAPABILITY_NAMED_IAM"]
+    )
+    wait_stack(cfn, stack_id)
+
+    trust = client("iam", customer).get_role(RoleName="trust-updated")["Role"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"][0]["Principal"]["AWS"] == "222222222222"

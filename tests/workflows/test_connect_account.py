@@ -301,3 +301,45 @@ def test_a_connection_nobody_deploys_expires(stackpilot: LocalStackpilot) -> Non
     )
     connection = api.wait_for_status(created["connection_id"], {"FAILED"}, timeout=20)
     assert "did not call back" in connection["reason"]
+
+
+def _update_connection_resource(
+    local: LocalStackpilot, account: str, stack_id: str, weaken_trust: bool = False
+) -> customer.DeployResult:
+    """The customer updates the role stack in a way that touches the custom resource."""
+    cfn = local.cloud.customer_client("cloudformation", account)
+    body = cfn.get_template(StackName=stack_id)["TemplateBody"]
+    template = body if isinstance(body, dict) else json.loads(body)
+    template["Resources"]["StackpilotConnection"]["Properties"]["Touched"] = str(uuid.uuid4())
+    if weaken_trust:
+        for resource in template["Resources"].values():
+            if resource["Type"] == "AWS::IAM::Role":
+                for statement in resource["Properties"]["AssumeRolePolicyDocument"]["Statement"]:
+                    statement.get("Condition", {}).get("StringEquals", {}).pop("sts:ExternalId", None)
+    cfn.update_stack(
+        StackName=stack_id,
+        TemplateBody=json.dumps(template),
+        Parameters=[
+            {"ParameterKey": p, "UsePreviousValue": True} for p in ("ConnectionId", "ExternalId")
+        ],
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+    )
+    return customer.wait(cfn, stack_id, timeout_seconds=60)
+
+
+def test_an_update_of_the_role_stack_re_verifies(stackpilot: LocalStackpilot) -> None:
+    api = Api(stackpilot, org_id="org_updating", role="owner")
+    created = connect(api, account="888888888888")
+    result = deploy(stackpilot, created["quick_create_url"], account="888888888888")
+    assert api.wait_for_status(created["connection_id"], {"CONNECTED"})["status"] == "CONNECTED"
+    # WHEN the customer updates the stack and the role still demands the ExternalId
+    updated = _update_connection_resource(stackpilot, "888888888888", result.stack_id)
+    # THEN the re-verification succeeds and the connection stays CONNECTED
+    assert updated.status == "UPDATE_COMPLETE", updated
+    assert api.request("GET", f"/accounts/{created['connection_id']}").body["status"] == "CONNECTED"
+    # WHEN an update drops the ExternalId condition
+    weakened = _update_connection_resource(stackpilot, "888888888888", result.stack_id, weaken_trust=True)
+    # THEN the update is refused and the connection says why
+    assert weakened.status == "UPDATE_ROLLBACK_COMPLETE", weakened
+    connection = api.wait_for_status(created["connection_id"], {"FAILED"})
+    assert connection["reason"] == "role does not require ExternalId"
