@@ -40,3 +40,20 @@ def test_custom_resource_samples_parse(name: str) -> None:
     record = load_event(name)["Records"][0]["Sns"]
     request = CustomResourceRequest.model_validate(json.loads(record["Message"]))
     assert request.ResourceProperties.ConnectionId.startswith("conn_")
+
+
+def test_the_api_gateway_sample_is_a_proxy_event_the_accounts_api_understands() -> None:
+    from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventModel
+
+    from functions.accounts.models.api import ConnectAccountRequest
+    from functions.shared.principal import Principal
+
+    event = load_event("apigw/post_accounts.json")
+    parsed = APIGatewayProxyEventModel.model_validate(event)
+    assert ConnectAccountRequest.model_validate_json(parsed.body or "")
+    assert Principal.from_authorizer_context(event["requestContext"]["authorizer"]).org_id == "org_acme"
+
+
+def test_the_workflow_input_sample_carries_ids_only() -> None:
+    payload = load_event("sfn/connect_account_input.json")
+    assert set(payload) == {"org_id", "connection_id", "connect_window_seconds"}
