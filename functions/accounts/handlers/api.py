@@ -39,7 +39,8 @@ def _deps() -> AccountsApiDeps:
     return AccountsApiDeps(
         connections=repository.DynamoConnectionRepository(),
         templates=S3TemplateStore(aws.client("s3"), s.service_bucket),
-        workflow=StepFunctionsWorkflow(aws.client("stepfunctions"), s.connect_account_state_machine_arn),
+        # reads (most requests) never start or stop a workflow
+        workflow=StepFunctionsWorkflow(aws.LazyClient("stepfunctions"), s.connect_account_state_machine_arn),
         events=EventBridgePublisher(aws.LazyClient("events"), s.event_bus_name),  # disconnect only
         clock=now,
         config=ConnectConfig(
