@@ -6,10 +6,11 @@ byte leaves, redirects are never followed, and the URL never reaches a log or an
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
-import urllib.error
-import urllib.request
+import ssl
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -18,17 +19,17 @@ from functions.accounts.logic.response_url import MAX_RESPONSE_BODY_BYTES, check
 
 
 def encode_body(body: dict[str, Any]) -> bytes:
+    """The JSON answer, kept within CloudFormation's 4 KB: Data goes first, then the Reason shrinks."""
     data = json.dumps(body, separators=(",", ":")).encode()
-    if len(data) > MAX_RESPONSE_BODY_BYTES:
-        # CloudFormation refuses bodies over 4 KB: keep the ids, shorten the reason.
-        overflow = len(data) - MAX_RESPONSE_BODY_BYTES
-        body = {
-            **body,
-            "Data": {},
-            "Reason": str(body.get("Reason", ""))[: max(0, 200 - overflow)] or "see stackpilot",
-        }
-        data = json.dumps(body, separators=(",", ":")).encode()
-    return data
+    if len(data) <= MAX_RESPONSE_BODY_BYTES:
+        return data
+    body = {**body, "Data": {}}
+    reason = str(body.get("Reason", ""))
+    while True:
+        data = json.dumps({**body, "Reason": reason}, separators=(",", ":")).encode()
+        if len(data) <= MAX_RESPONSE_BODY_BYTES or not reason:
+            return data
+        reason = reason[: max(0, len(reason) - (len(data) - MAX_RESPONSE_BODY_BYTES) - 16)]
 
 
 def resolve_host(host: str) -> list[str]:
@@ -38,30 +39,55 @@ def resolve_host(host: str) -> list[str]:
         raise ResponseDeliveryFailed(f"could not resolve {host}") from exc
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # a 3xx becomes an HTTPError instead of a second request somewhere else
+def _pinned_connection(host: str, address: str, timeout: float) -> http.client.HTTPSConnection:
+    """HTTPS to the address that passed the checks (no second DNS answer can swap it), with the
+    certificate verified for ``host``. http.client never follows redirects."""
+    connection = http.client.HTTPSConnection(host, 443, timeout=timeout, context=ssl.create_default_context())
 
+    def connect() -> None:
+        raw = socket.create_connection((address, 443), timeout)
+        connection.sock = connection._context.wrap_socket(raw, server_hostname=host)  # type: ignore[attr-defined]
 
-_OPENER = urllib.request.build_opener(_NoRedirects)
+    connection.connect = connect  # type: ignore[method-assign]
+    return connection
 
 
 class HttpsResponder:
     """The production transport: an HTTPS PUT to the presigned S3 URL."""
 
+    def __init__(
+        self,
+        resolve: Callable[[str], list[str]] = resolve_host,
+        connection: Callable[[str, str, float], http.client.HTTPSConnection] = _pinned_connection,
+    ) -> None:
+        self._resolve = resolve
+        self._connection = connection
+
     def send(self, response_url: str, region: str, body: dict[str, Any]) -> None:
-        url = check_response_url(response_url, region=region, resolve=resolve_host)
-        request = urllib.request.Request(  # noqa: S310 - scheme is https, checked above
-            url, data=encode_body(body), method="PUT", headers={"Content-Type": ""}
-        )
+        checked: list[str] = []
+
+        def resolve_once(host: str) -> list[str]:
+            checked.extend(self._resolve(host))
+            return checked
+
+        url = check_response_url(response_url, region=region, resolve=resolve_once)
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        data = encode_body(body)
+        connection = self._connection(host, checked[0], 10.0)
         try:
-            with _OPENER.open(request, timeout=10) as reply:
-                status = reply.status
-        except urllib.error.HTTPError as exc:
-            status = exc.code
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise ResponseDeliveryFailed(f"could not reach {urlsplit(url).hostname}") from exc
-        if not 200 <= status < 300:
+            connection.request(
+                "PUT",
+                f"{parts.path}?{parts.query}",
+                body=data,
+                headers={"Host": host, "Content-Type": "", "Content-Length": str(len(data))},
+            )
+            status = connection.getresponse().status
+        except (OSError, http.client.HTTPException) as exc:
+            raise ResponseDeliveryFailed(f"could not reach {host}") from exc
+        finally:
+            connection.close()
+        if not 200 <= status < 300:  # a 3xx is a failure too: redirects are never followed
             raise ResponseDeliveryFailed(f"the response endpoint answered HTTP {status}")
 
 
