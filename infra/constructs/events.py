@@ -6,6 +6,7 @@ import aws_cdk as cdk
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
@@ -27,6 +28,23 @@ class Events(Construct):
         self._key = encryption_key
         self._rule_dead_letters: sqs.Queue | None = None
         self.bus = events.EventBus(self, "Bus", event_bus_name=names.event_bus)
+        # Customers' role stacks may forward their CloudFormation status changes here (the optional
+        # rule of the onboarding template). Customer accounts are not known at deploy time, so any
+        # account may put, but only CloudFormation's own status events; consumers check the account.
+        self.bus.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CustomerStackStatusForwarding",
+                principals=[iam.AnyPrincipal()],
+                actions=["events:PutEvents"],
+                resources=[self.bus.event_bus_arn],
+                conditions={
+                    "StringEquals": {
+                        "events:source": "aws.cloudformation",
+                        "events:detail-type": "CloudFormation Stack Status Change",
+                    }
+                },
+            )
+        )
         # Every event we emit, kept a year: subscribers that missed some can have them replayed.
         self.archive = self.bus.archive(
             "Archive",

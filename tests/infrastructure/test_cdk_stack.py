@@ -483,3 +483,19 @@ def test_every_checkov_skip_has_a_reason_and_a_check_to_skip(synthesis: Synthesi
             for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
                 assert len(skip.get("comment", "")) >= 20, f"{logical_id}: {skip}"
                 assert (f"{name}.template.json", logical_id, skip["id"]) in skipped, f"stale: {skip}"
+
+
+def test_the_bus_accepts_only_cloudformation_status_events_from_other_accounts(synthesis: Synthesis) -> None:
+    (policy,) = [
+        r["Properties"]
+        for r in synthesis.home["Resources"].values()
+        if r["Type"] == "AWS::Events::EventBusPolicy"
+    ]
+    statement = policy["Statement"]
+    assert statement["Principal"] == {"AWS": "*"} and statement["Action"] == "events:PutEvents"
+    assert statement["Condition"] == {
+        "StringEquals": {
+            "events:source": "aws.cloudformation",
+            "events:detail-type": "CloudFormation Stack Status Change",
+        }
+    }

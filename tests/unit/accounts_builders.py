@@ -51,6 +51,7 @@ def api_deps(clock: FakeClock | None = None, **overrides: Any) -> AccountsApiDep
             event_bus_name="stackpilot-test",
             state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:stackpilot-test-connect-account",
             connect_window_seconds=3600,
+            home_region="us-east-1",
         ),
     }
     values.update(overrides)

@@ -132,3 +132,19 @@ def test_the_quick_create_link_lapses_with_the_window() -> None:
     view = connections.connect_account(deps, principal(), REQUEST)
     clock.advance(3601)
     assert connections.get_connection(deps, principal(), view.connection_id).quick_create_url is None
+
+
+def test_status_events_are_forwarded_to_the_bus_in_our_home_region() -> None:
+    deps = api_deps()
+    view = connections.connect_account(
+        deps, principal(), ConnectAccountRequest(aws_account_id=ACCOUNT, region="eu-west-1")
+    )
+    stored = deps.connections.get("org_acme", view.connection_id)
+    template = json.loads(deps.templates.objects[stored.template_key])  # type: ignore[union-attr]
+    targets = [
+        t["Arn"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Events::Rule"
+        for t in r["Properties"]["Targets"]
+    ]
+    assert targets == ["arn:aws:events:us-east-1:123456789012:event-bus/stackpilot-test"]

@@ -51,6 +51,7 @@ def _deps() -> AccountsApiDeps:
             event_bus_name=s.event_bus_name,
             state_machine_arn=s.connect_account_state_machine_arn,
             connect_window_seconds=s.connect_window_seconds,
+            home_region=s.aws_region,
         ),
     )
 

@@ -40,6 +40,7 @@ class ConnectConfig:
     event_bus_name: str
     state_machine_arn: str
     connect_window_seconds: int
+    home_region: str  # where the bus lives; customers' status-forwarding rules target it cross-region
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def connect_account(
             service_account_id=cfg.service_account_id,
             assumer_role_arn=cfg.assumer_role_arn,
             callback_topic_arn=f"arn:aws:sns:{request.region}:{cfg.service_account_id}:{cfg.callback_topic_name}",
-            event_bus_arn=f"arn:aws:events:{request.region}:{cfg.service_account_id}:event-bus/{cfg.event_bus_name}",
+            event_bus_arn=f"arn:aws:events:{cfg.home_region}:{cfg.service_account_id}:event-bus/{cfg.event_bus_name}",
             stack_name_prefix=STACK_NAME_PREFIX,
         )
     )
