@@ -134,6 +134,17 @@ class RouteDef:
 
 
 @dataclass(frozen=True)
+class ScheduleDef:
+    """A function run on a schedule (an EventBridge rule on the default bus, with retries and a DLQ)."""
+
+    key: str
+    construct_id: str
+    function: str  # function key
+    expression: str  # rate(...) or cron(...)
+    description: str
+
+
+@dataclass(frozen=True)
 class TopicDef:
     """One SNS topic per supported region, each delivering to ``subscriber``."""
 
@@ -235,6 +246,20 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
         grants=(Grant("table:accounts", "read_write"), Grant("bus", "put_events")),
     ),
     FunctionDef(
+        key="accounts-health",
+        construct_id="AccountsHealth",
+        domain="accounts",
+        handler="functions.accounts.handlers.health.lambda_handler",
+        description="Scheduled: re-checks every connected account's role (assume + negative probes)",
+        env=(*ACCOUNTS_ENV, "CUSTOMER_ASSUMER_ROLE_ARN"),
+        grants=(
+            Grant("table:accounts", "read_write"),
+            Grant("bus", "put_events"),
+            Grant("assumer_role", "assume"),
+        ),
+        timeout_seconds=300,
+    ),
+    FunctionDef(
         key="accounts-respond",
         construct_id="AccountsRespond",
         domain="accounts",
@@ -258,6 +283,16 @@ STATE_MACHINES: tuple[StateMachineDef, ...] = (
             "RespondToCloudFormationFunctionArn": "accounts-respond",
         },
         callers=("accounts-callback",),
+    ),
+)
+
+SCHEDULES: tuple[ScheduleDef, ...] = (
+    ScheduleDef(
+        key="account-health",
+        construct_id="AccountHealth",
+        function="accounts-health",
+        expression="rate(6 hours)",
+        description="Re-check every connected account: a role changed or deleted since is reported",
     ),
 )
 

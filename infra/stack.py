@@ -15,7 +15,7 @@ from infra.constructs.data import Data
 from infra.constructs.events import Events
 from infra.constructs.service_function import GrantTargets, Platform, ServiceFunction
 from infra.constructs.workflows import Workflows
-from infra.definitions import FUNCTIONS, ROUTES, Names, environment
+from infra.definitions import FUNCTIONS, ROUTES, SCHEDULES, Names, environment
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,8 @@ class StackpilotStack(cdk.Stack):
         )
         for fn in self.functions.values():
             fn.apply_grants(targets)
+        for schedule in SCHEDULES:
+            bus.schedule(schedule, self.functions[schedule.function].function, names)
 
         cdk.Aspects.of(self).add(
             nag.CheckovSkipsByType(

@@ -13,7 +13,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constructs import nag
-from infra.definitions import Names
+from infra.definitions import Names, ScheduleDef
 
 ARCHIVE_RETENTION = Duration.days(365)
 TARGET_RETRY_ATTEMPTS = 8
@@ -54,6 +54,17 @@ class Events(Construct):
             retention=ARCHIVE_RETENTION,
         )
 
+    def schedule(self, definition: ScheduleDef, function: lambda_.IFunction, names: Names) -> events.Rule:
+        """A function run on a schedule: a default-bus rule whose target retries, then dead-letters."""
+        return events.Rule(
+            self,
+            definition.construct_id,
+            rule_name=f"{names.prefix}-{definition.key}",
+            description=definition.description,
+            schedule=events.Schedule.expression(definition.expression),
+            targets=[self.lambda_target(function)],
+        )
+
     def lambda_target(self, function: lambda_.IFunction) -> targets.LambdaFunction:
         """A rule target that retries, then dead-letters (every asynchronous edge has both)."""
         return targets.LambdaFunction(
@@ -78,4 +89,5 @@ class Events(Construct):
                 "here for an operator to inspect and redrive them."
             )
             nag.acknowledge(self._rule_dead_letters, "Serverless-SQSRedrivePolicy", reason)
+            nag.acknowledge(self._rule_dead_letters, "AwsSolutions-SQS3", reason)
         return self._rule_dead_letters

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from infra.definitions import SUPPORTED_REGIONS
+from infra.definitions import SCHEDULES, SUPPORTED_REGIONS
 from infra.local.cloud import DEFAULT_STATE_DIR
 
 ROLES = ("owner", "admin", "contributor", "viewer")
@@ -85,6 +85,13 @@ def _events(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_schedule(args: argparse.Namespace) -> int:
+    from infra.local.cloud import LocalCloud
+
+    print(json.dumps(LocalCloud(endpoint_url=args.endpoint).run_schedule(args.schedule)))
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from infra.local.demo import run
 
@@ -129,6 +136,13 @@ def parser() -> argparse.ArgumentParser:
     events = commands.add_parser("events", help="print the events published on the bus since the last call")
     events.add_argument("--endpoint", default="http://127.0.0.1:4566")
     events.set_defaults(func=_events)
+
+    schedule = commands.add_parser(
+        "run-schedule", help="fire a scheduled job now (the emulator has no clock)"
+    )
+    schedule.add_argument("schedule", choices=[s.key for s in SCHEDULES])
+    schedule.add_argument("--endpoint", default="http://127.0.0.1:4566")
+    schedule.set_defaults(func=_run_schedule)
 
     demo = commands.add_parser("demo", help="the whole journey on an in-process local cloud")
     demo.add_argument("--time-scale", type=float, default=0.05)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import io
 import json
 import os
+import uuid
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ import boto3
 from botocore.config import Config
 
 from infra import definitions
-from infra.definitions import FUNCTIONS, STATE_MACHINES, TABLES, TOPICS, Names
+from infra.definitions import FUNCTIONS, SCHEDULES, STATE_MACHINES, TABLES, TOPICS, Names
 from infra.local import patches
 from infra.tables import create_table_request, load_model, table_spec
 
@@ -151,6 +153,7 @@ class LocalCloud:
         self._functions(names, role_arn)
         self._state_machines(names, role_arn)
         self._topics(names)
+        self._schedules(names)
 
     def _tables(self, names: Names) -> None:
         ddb = self.client("dynamodb")
@@ -263,6 +266,42 @@ class LocalCloud:
                         else {"CreateBucketConfiguration": {"LocationConstraint": region}}
                     ),
                 )
+
+    def _schedules(self, names: Names) -> None:
+        """The same rules as in AWS (the emulator does not fire schedules: `run_schedule` does)."""
+        events = self.client("events")
+        for schedule in SCHEDULES:
+            rule = f"{names.prefix}-{schedule.key}"
+            events.put_rule(
+                Name=rule, ScheduleExpression=schedule.expression, Description=schedule.description
+            )
+            events.put_targets(
+                Rule=rule, Targets=[{"Id": "function", "Arn": self.function_arn(schedule.function)}]
+            )
+
+    def run_schedule(self, key: str) -> dict[str, Any]:
+        """Fire a schedule now, as EventBridge would when its time comes; returns the function's result."""
+        schedule = next(s for s in SCHEDULES if s.key == key)
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": SERVICE_ACCOUNT,
+            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": self.region,
+            "resources": [f"arn:aws:events:{self.region}:{SERVICE_ACCOUNT}:rule/{self.names.prefix}-{key}"],
+            "detail": {},
+        }
+        reply = self.client("lambda").invoke(
+            FunctionName=self.names.function(schedule.function), Payload=json.dumps(event).encode()
+        )
+        payload = json.loads(reply["Payload"].read())
+        if reply.get("FunctionError"):
+            raise RuntimeError(
+                f"{schedule.function} failed: {payload.get('errorType')}: {payload.get('errorMessage')}"
+            )
+        return dict(payload)
 
     # ---------------------------------------------------------------- reading back
     def tap_events(self, wait_seconds: int = 0) -> Iterator[dict[str, Any]]:

@@ -41,6 +41,9 @@ class InMemoryConnections:
     def list_for_org(self, org_id: str) -> list[Connection]:
         return [c for (org, _), c in self.items.items() if org == org_id]
 
+    def list_connected(self) -> list[Connection]:
+        return [c for c in self.items.values() if c.status is ConnectionStatus.CONNECTED]
+
     def delete(self, org_id: str, connection_id: str) -> None:
         self.items.pop((org_id, connection_id), None)
 

@@ -22,6 +22,7 @@ from infra.definitions import (
     HOME_REGION,
     REPO_ROOT,
     ROUTES,
+    SCHEDULES,
     STATE_MACHINES,
     SUPPORTED_REGIONS,
     TABLES,
@@ -499,3 +500,21 @@ def test_the_bus_accepts_only_cloudformation_status_events_from_other_accounts(s
             "events:detail-type": "CloudFormation Stack Status Change",
         }
     }
+
+
+def test_every_schedule_is_a_rule_whose_target_retries_and_dead_letters(synthesis: Synthesis) -> None:
+    rules = [
+        r["Properties"] for r in synthesis.home["Resources"].values() if r["Type"] == "AWS::Events::Rule"
+    ]
+    for schedule in SCHEDULES:
+        (rule,) = [r for r in rules if r.get("Name") == f"{synthesis.names.prefix}-{schedule.key}"]
+        assert rule["ScheduleExpression"] == schedule.expression
+        (target,) = rule["Targets"]
+        (function_id,) = [
+            logical_id
+            for logical_id, r in synthesis.home["Resources"].items()
+            if r["Type"] == "AWS::Lambda::Function"
+            and r["Properties"].get("FunctionName") == synthesis.names.function(schedule.function)
+        ]
+        assert target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+        assert "Arn" in target["DeadLetterConfig"] and target["RetryPolicy"]["MaximumRetryAttempts"] > 0

@@ -13,7 +13,15 @@ from typing import Any
 
 import pytest
 
-from infra.definitions import FUNCTIONS, HOME_REGION, STATE_MACHINES, SUPPORTED_REGIONS, TABLES, TOPICS
+from infra.definitions import (
+    FUNCTIONS,
+    HOME_REGION,
+    SCHEDULES,
+    STATE_MACHINES,
+    SUPPORTED_REGIONS,
+    TABLES,
+    TOPICS,
+)
 from infra.local.cloud import SERVICE_ACCOUNT, LocalCloud
 from tests.infrastructure.conftest import Synthesis
 
@@ -140,3 +148,19 @@ def test_the_bus_and_the_assumer_role_have_the_same_names(synthesis: Synthesis, 
     role_names = [p.get("RoleName") for p in resources(synthesis.home, "AWS::IAM::Role")]
     assert local.names.customer_assumer_role in role_names
     local.client("iam").get_role(RoleName=local.names.customer_assumer_role)
+
+
+def test_every_schedule_exists_on_both_sides(synthesis: Synthesis, local: LocalCloud) -> None:
+    cdk_rules = {
+        p["Name"]: p["ScheduleExpression"]
+        for p in resources(synthesis.home, "AWS::Events::Rule")
+        if "ScheduleExpression" in p
+    }
+    events = local.client("events")
+    local_rules = {
+        r["Name"]: r["ScheduleExpression"] for r in events.list_rules()["Rules"] if "ScheduleExpression" in r
+    }
+    assert local_rules == cdk_rules and len(cdk_rules) == len(SCHEDULES)
+    for schedule in SCHEDULES:
+        (target,) = events.list_targets_by_rule(Rule=f"{local.names.prefix}-{schedule.key}")["Targets"]
+        assert target["Arn"] == local.function_arn(schedule.function)

@@ -319,9 +319,7 @@ def _update_connection_resource(
     cfn.update_stack(
         StackName=stack_id,
         TemplateBody=json.dumps(template),
-        Parameters=[
-            {"ParameterKey": p, "UsePreviousValue": True} for p in ("ConnectionId", "ExternalId")
-        ],
+        Parameters=[{"ParameterKey": p, "UsePreviousValue": True} for p in ("ConnectionId", "ExternalId")],
         Capabilities=["CAPABILITY_NAMED_IAM"],
     )
     return customer.wait(cfn, stack_id, timeout_seconds=60)
@@ -343,3 +341,28 @@ def test_an_update_of_the_role_stack_re_verifies(stackpilot: LocalStackpilot) ->
     assert weakened.status == "UPDATE_ROLLBACK_COMPLETE", weakened
     connection = api.wait_for_status(created["connection_id"], {"FAILED"})
     assert connection["reason"] == "role does not require ExternalId"
+
+
+def test_the_scheduled_re_check_reports_a_role_that_changed_since(stackpilot: LocalStackpilot) -> None:
+    api = Api(stackpilot, org_id="org_drifting", role="owner")
+    created = connect(api, account="999999999999")
+    deploy(stackpilot, created["quick_create_url"], account="999999999999")
+    connection = api.wait_for_status(created["connection_id"], {"CONNECTED"})
+    bus_events(stackpilot, created["connection_id"])  # drain
+    # GIVEN a re-check while all is well
+    stackpilot.cloud.run_schedule("account-health")
+    assert api.request("GET", f"/accounts/{created['connection_id']}").body["health"] == "HEALTHY"
+    # WHEN someone in the customer's account drops the ExternalId condition from the role
+    iam = stackpilot.cloud.customer_client("iam", "999999999999")
+    role_name = connection["role_arn"].rsplit("/", 1)[1]
+    trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
+    for statement in trust["Statement"]:
+        statement.get("Condition", {}).get("StringEquals", {}).pop("sts:ExternalId", None)
+    iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=json.dumps(trust))
+    report = stackpilot.cloud.run_schedule("account-health")
+    # THEN the next re-check says so, once
+    assert created["connection_id"] in report["unhealthy"]
+    after = api.request("GET", f"/accounts/{created['connection_id']}").body
+    assert after["health"] == "UNHEALTHY" and after["health_reason"] == "role does not require ExternalId"
+    stackpilot.cloud.run_schedule("account-health")
+    assert bus_events(stackpilot, created["connection_id"]) == ["AccountUnhealthy"]

@@ -40,6 +40,9 @@ class ConnectionModel(Model):
     connected_at = UTCDateTimeAttribute(null=True)
     execution_arn = UnicodeAttribute(null=True)
     task_token = UnicodeAttribute(null=True)
+    health = UnicodeAttribute(null=True)
+    health_reason = UnicodeAttribute(null=True)
+    health_checked_at = UTCDateTimeAttribute(null=True)
     version = NumberAttribute(default=0)
 
     by_connection_id = ConnectionIdIndex()

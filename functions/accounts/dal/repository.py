@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -67,6 +67,11 @@ class DynamoConnectionRepository:
 
     def list_for_org(self, org_id: str) -> list[Connection]:
         return [_to_connection(item) for item in ConnectionModel.query(org_id)]
+
+    def list_connected(self) -> Iterator[Connection]:
+        """Every CONNECTED connection of every org (the scheduled re-check; paginated scan)."""
+        for item in ConnectionModel.scan(ConnectionModel.status == ConnectionStatus.CONNECTED.value):
+            yield _to_connection(item)
 
     def delete(self, org_id: str, connection_id: str) -> None:
         ConnectionModel(org_id=org_id, connection_id=connection_id).delete()

@@ -212,4 +212,7 @@ def _view(deps: AccountsApiDeps, connection: Connection) -> ConnectionView:
         connected_at=connection.connected_at,
         quick_create_url=url,
         expires_at=expires_at,
+        health=connection.health,
+        health_reason=connection.health_reason,
+        health_checked_at=connection.health_checked_at,
     )

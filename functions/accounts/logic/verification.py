@@ -14,7 +14,7 @@ from functions.accounts.exceptions import (
 )
 from functions.accounts.logic.callback import ROLE_ARN
 from functions.accounts.logic.ports import ConnectionRepository, RoleProbe
-from functions.accounts.models.connection import ConnectionStatus
+from functions.accounts.models.connection import Connection, ConnectionStatus
 
 
 @dataclass(frozen=True)
@@ -30,14 +30,18 @@ def verify_role(deps: VerifyDeps, org_id: str, connection_id: str, role_arn: str
         raise ConnectionNotFound(f"connection {connection_id} not found")
     if connection.status is ConnectionStatus.DISCONNECTED:
         raise ConnectionClosed("the connection was disconnected while it was being verified")
-    role_arn = role_arn or connection.role_arn
+    return probe_role(deps.probe, connection, role_arn or connection.role_arn)
+
+
+def probe_role(probe: RoleProbe, connection: Connection, role_arn: str | None) -> str:
+    """Assume the role with the connection's ExternalId, then check that nothing less gets in."""
     match = ROLE_ARN.match(role_arn or "")
     if role_arn is None or match is None or match.group(1) != connection.aws_account_id:
         raise RoleAccountMismatch(f"the role must be an IAM role in account {connection.aws_account_id}")
 
     # The session name carries the org, so the customer's CloudTrail shows who acted.
-    session = f"stackpilot-{org_id}"[:64]
-    account = deps.probe.assume(role_arn, connection.external_id, session)
+    session = f"stackpilot-{connection.org_id}"[:64]
+    account = probe.assume(role_arn, connection.external_id, session)
     if account is None:
         raise RoleNotAssumableYet(
             f"could not assume {role_arn} with this connection's ExternalId; "
@@ -48,8 +52,8 @@ def verify_role(deps: VerifyDeps, org_id: str, connection_id: str, role_arn: str
 
     # Negative probes: a role that lets us in without the ExternalId would let any other
     # customer of ours in too (the confused deputy), so it is refused.
-    if deps.probe.assume(role_arn, None, session) is not None:
+    if probe.assume(role_arn, None, session) is not None:
         raise RoleTrustTooBroad("role does not require ExternalId")
-    if deps.probe.assume(role_arn, "wrong-" + secrets.token_urlsafe(24), session) is not None:
+    if probe.assume(role_arn, "wrong-" + secrets.token_urlsafe(24), session) is not None:
         raise RoleTrustTooBroad("role accepts an ExternalId other than this connection's")
     return account

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from functions.accounts.models.connection import AwsAccountId, ConnectionStatus
+from functions.accounts.models.connection import AwsAccountId, ConnectionStatus, Health
 
 AwsRegion = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")]
 
@@ -33,6 +33,9 @@ class ConnectionView(BaseModel):
         default=None, description="Open it to deploy the role stack (only while the connection is PENDING)"
     )
     expires_at: datetime | None = Field(default=None, description="When a PENDING connection stops waiting")
+    health: Health | None = Field(default=None, description="Result of the last scheduled re-check")
+    health_reason: str | None = None
+    health_checked_at: datetime | None = None
 
 
 class ConnectionList(BaseModel):

@@ -20,6 +20,11 @@ class ConnectionStatus(StrEnum):
     DISCONNECTED = "DISCONNECTED"
 
 
+class Health(StrEnum):
+    HEALTHY = "HEALTHY"
+    UNHEALTHY = "UNHEALTHY"
+
+
 class Connection(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -41,6 +46,9 @@ class Connection(BaseModel):
     connected_at: datetime | None = None
     execution_arn: str | None = None
     task_token: str | None = None  # the waiting execution's token; never leaves the domain
+    health: Health | None = None  # the last scheduled re-check of a CONNECTED connection
+    health_reason: str | None = None
+    health_checked_at: datetime | None = None
 
 
 class CallbackStatus(StrEnum):

@@ -33,8 +33,17 @@ class AccountDisconnected(AccountEvent):
     initiated_by: str  # "user:<id>" or "customer-stack"
 
 
+class AccountUnhealthy(AccountEvent):
+    """A connected account failed its scheduled re-check (role deleted, trust changed, ...)."""
+
+    DETAIL_TYPE: ClassVar[str] = "AccountUnhealthy"
+
+    reason: str
+
+
 ACCOUNT_EVENTS: tuple[type[AccountEvent], ...] = (
     AccountConnected,
     AccountConnectionFailed,
     AccountDisconnected,
+    AccountUnhealthy,
 )
