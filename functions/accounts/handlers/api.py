@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -24,7 +25,7 @@ from functions.accounts.settings import get_settings
 from functions.shared import aws
 from functions.shared.clock import now
 from functions.shared.events import EventBridgePublisher
-from functions.shared.http import error, refuse_non_json
+from functions.shared.http import error, invalid_request, refuse_non_json
 from functions.shared.observability import logger
 from functions.shared.principal import Forbidden, Principal, Unauthenticated
 
@@ -83,9 +84,14 @@ def disconnect(connection_id: ConnectionIdPath) -> ConnectionView:
     return connections.disconnect(DEPS, _principal(), connection_id)
 
 
+@app.exception_handler(RequestValidationError)
+def _malformed(exc: RequestValidationError) -> Response[Any]:
+    return invalid_request(exc.errors())
+
+
 @app.exception_handler(InvalidRequest)
 def _invalid(exc: InvalidRequest) -> Response[Any]:
-    return error(422, str(exc), field=exc.field)
+    return invalid_request([{"loc": ("body", exc.field), "msg": exc.message}])
 
 
 @app.exception_handler(ConnectionNotFound)
