@@ -7,8 +7,40 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
+from pydantic import BaseModel, Field
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+    in_: str = Field(alias="in", description="body, path or query")
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx an API function answers itself."""
+
+    message: str
+    field: str | None = None
+    errors: list[FieldError] | None = None
+
+
+def error_responses(*statuses: int) -> dict[int, Any]:
+    """OpenAPI entries for the errors a route may answer, all in the ErrorBody shape."""
+    words = {
+        400: "Bad request",
+        401: "No valid credentials",
+        403: "Your role does not allow this",
+        404: "Not found (or in another org)",
+        409: "Conflicts with an existing object",
+        415: "The body is not JSON",
+        422: "Invalid input: every field at fault is named",
+        503: "A dependency failed; nothing was changed",
+    }
+    return {
+        s: {"description": words[s], "content": {"application/json": {"model": ErrorBody}}} for s in statuses
+    }
 
 
 def error(status: int, message: str, **extra: Any) -> Response[Any]:

@@ -25,7 +25,7 @@ from functions.accounts.settings import get_settings
 from functions.shared import aws
 from functions.shared.clock import now
 from functions.shared.events import EventBridgePublisher
-from functions.shared.http import error, invalid_request, refuse_non_json
+from functions.shared.http import error, error_responses, invalid_request, refuse_non_json
 from functions.shared.observability import logger
 from functions.shared.principal import Forbidden, Principal, Unauthenticated
 
@@ -64,22 +64,36 @@ def _principal() -> Principal:
     return Principal.from_authorizer_context(app.current_event.request_context.authorizer.raw_event)
 
 
-@app.post("/accounts", status_code=201, summary="Connect an AWS account", responses={201: {}})
+@app.post(
+    "/accounts",
+    status_code=201,
+    summary="Connect an AWS account",
+    responses={201: {"description": "The connection, PENDING, with its quick-create URL"}}
+    | error_responses(401, 403, 409, 415, 422, 503),
+)
 def connect(body: Annotated[ConnectAccountRequest, Body()]) -> ConnectionView:
     return connections.connect_account(DEPS, _principal(), body)
 
 
-@app.get("/accounts", summary="List the org's account connections")
+@app.get("/accounts", summary="List the org's account connections", responses=error_responses(401))
 def list_all() -> ConnectionList:
     return ConnectionList(items=connections.list_connections(DEPS, _principal()))
 
 
-@app.get("/accounts/<connection_id>", summary="Read one account connection")
+@app.get(
+    "/accounts/<connection_id>",
+    summary="Read one account connection",
+    responses=error_responses(401, 404, 422),
+)
 def get_one(connection_id: ConnectionIdPath) -> ConnectionView:
     return connections.get_connection(DEPS, _principal(), connection_id)
 
 
-@app.delete("/accounts/<connection_id>", summary="Disconnect an AWS account")
+@app.delete(
+    "/accounts/<connection_id>",
+    summary="Disconnect an AWS account",
+    responses=error_responses(401, 403, 404, 422),
+)
 def disconnect(connection_id: ConnectionIdPath) -> ConnectionView:
     return connections.disconnect(DEPS, _principal(), connection_id)
 
