@@ -23,7 +23,7 @@ def init_costs() -> None:
         "accounts-api": handler_import("accounts-api"),
         "tenancy-authorizer": handler_import("tenancy-authorizer"),
     }
-    print("INIT cost: CPU time of a fresh interpreter importing the handler, median of 9, as a ratio")
+    print("INIT cost: CPU time of a fresh interpreter importing the handler, fastest of 9, as a ratio")
     print("to `python -c pass` measured alternately in the same run (a clean venv, code via PYTHONPATH)")
     for result in measure(targets):
         key = next((k for k in GOALS if result.label.startswith(k)), None)
@@ -31,6 +31,25 @@ def init_costs() -> None:
         if key:
             goal = f"   goal <= {GOALS[key]:.0f}x {'met' if result.ratio <= GOALS[key] else 'NOT met'}"
         print(f"  {result.label:40s} {result.ratio:6.1f}x  ({result.cpu_ms:5.0f} ms){goal}")
+
+
+# What the receiver cannot do without, cumulatively: where its INIT goes (same run, same baseline).
+_RECEIVER = "import functions.accounts.settings, functions.accounts.models.callback, functions.accounts.models.connection\n"
+_RUNTIME = "import functions.accounts.dal.repository\nfrom functions.shared.observability import logger; logger('x')\n"
+RECEIVER_LAYERS = {
+    "  pydantic + one model": "from pydantic import BaseModel\nclass M(BaseModel):\n    x: int",
+    "  + the receiver's models and pydantic-settings": _RECEIVER,
+    "  + Powertools Logger, pynamodb (botocore)": _RECEIVER + _RUNTIME,
+    "  + one botocore client (Step Functions)": _RECEIVER
+    + _RUNTIME
+    + "from functions.shared import aws; aws.client('stepfunctions')",
+}
+
+
+def receiver_breakdown() -> None:
+    print("Where the receiver's INIT goes (cumulative, same method):")
+    for result in measure(RECEIVER_LAYERS):
+        print(f"  {result.label:46s} {result.ratio:6.1f}x  ({result.cpu_ms:5.0f} ms)")
 
 
 def onboarding_counts() -> None:
@@ -75,6 +94,8 @@ def onboarding_counts() -> None:
 
 def main() -> int:
     init_costs()
+    print()
+    receiver_breakdown()
     print()
     onboarding_counts()
     return 0
