@@ -34,8 +34,20 @@ def init_costs() -> None:
 
 
 # What the receiver cannot do without, cumulatively: where its INIT goes (same run, same baseline).
-_RECEIVER = "import functions.accounts.settings, functions.accounts.models.callback, functions.accounts.models.connection\n"
-_RUNTIME = "import functions.accounts.dal.repository\nfrom functions.shared.observability import logger; logger('x')\n"
+_RECEIVER = (
+    "\n".join(f"import functions.accounts.{m}" for m in ("settings", "models.callback", "models.connection"))
+    + "\n"
+)
+_RUNTIME = (
+    "\n".join(
+        (
+            "import functions.accounts.dal.repository",
+            "from functions.shared.observability import logger",
+            "logger('x')",
+        )
+    )
+    + "\n"
+)
 RECEIVER_LAYERS = {
     "  pydantic + one model": "from pydantic import BaseModel\nclass M(BaseModel):\n    x: int",
     "  + the receiver's models and pydantic-settings": _RECEIVER,
