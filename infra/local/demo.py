@@ -36,7 +36,11 @@ def _step(text: str) -> None:
 def run(time_scale: float = 0.05, account: str = "111111111111") -> int:
     print("starting the local cloud in this process (no AWS account, no Docker)...", flush=True)
     local = runtime.start(
-        in_process=True, api_port=0, time_scale=time_scale, state_dir=Path(tempfile.mkdtemp())
+        in_process=True,
+        api_port=0,
+        time_scale=time_scale,
+        state_dir=Path(tempfile.mkdtemp()),
+        log_level="WARNING",  # the narration, not the functions' JSON logs
     )
     try:
         admin = local.token("org_demo", "admin", "ada")
