@@ -1,0 +1,45 @@
+"""Counts, not times: state transitions and AWS calls of one onboarding (make bench prints them)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from infra.local import customer
+from infra.local.runtime import LocalStackpilot
+from tests.bench.counters import AwsCallCounter, state_transitions
+from tests.workflows.client import Api
+
+pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("local-cloud")]
+
+
+def test_one_onboarding_costs_seven_transitions_and_two_dozen_calls(stackpilot: LocalStackpilot) -> None:
+    api = Api(stackpilot, org_id="org_counted", role="admin")
+    with AwsCallCounter().installed() as counter:
+        created = api.request(
+            "POST", "/accounts", {"aws_account_id": "121212121212", "region": "us-east-1"}
+        ).body
+        link = customer.parse_quick_create_url(created["quick_create_url"])
+        result = customer.deploy(stackpilot.cloud.customer_client("cloudformation", "121212121212"), link)
+        sfn = stackpilot.cloud.client("stepfunctions")
+        arn = (
+            stackpilot.cloud.names.state_machine_arn("connect-account").replace(
+                ":stateMachine:", ":execution:"
+            )
+            + f":{created['connection_id']}"
+        )
+        deadline = time.monotonic() + 30
+        while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING" and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert result.status == "CREATE_COMPLETE"
+    history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    # Choice, AwaitCallback, VerifyRole, RecordSuccess, AnswerCloudFormation, WasConnected, Connected
+    assert state_transitions(history) == 7
+    assert sum(counter.invocations.values()) == 7
+    calls = counter.by_operation()
+    # one real AssumeRole through the assumer, two negative probes, one GetCallerIdentity
+    assert calls["sts:AssumeRole"] == 4 and calls["sts:GetCallerIdentity"] == 1
+    assert calls["stepfunctions:StartExecution"] == 1 and calls["stepfunctions:SendTaskSuccess"] == 1
+    assert calls["events:PutEvents"] == 1
+    assert sum(calls.values()) <= 24, calls
