@@ -334,6 +334,22 @@ def fresh_containers() -> None:
     if aws is not None:
         aws.client.cache_clear()
         aws.session.cache_clear()
+    _reset_log_levels()
+
+
+def _reset_log_levels() -> None:
+    """Powertools configures a service's logger once per process and skips that afterwards: a new
+    container must still log at the level its own environment asks for (POWERTOOLS_LOG_LEVEL)."""
+    import logging
+
+    from aws_lambda_powertools.logging.constants import LOGGER_ATTRIBUTE_PRECONFIGURED
+
+    level = os.environ.get("POWERTOOLS_LOG_LEVEL", "INFO").upper()
+    for candidate in list(logging.Logger.manager.loggerDict.values()):
+        if isinstance(candidate, logging.Logger) and getattr(
+            candidate, LOGGER_ATTRIBUTE_PRECONFIGURED, False
+        ):
+            candidate.setLevel(level)
 
 
 def render_asl(sm: definitions.StateMachineDef, function_arn: Any) -> str:
