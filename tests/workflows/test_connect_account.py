@@ -368,3 +368,32 @@ def test_the_scheduled_re_check_reports_a_role_that_changed_since(stackpilot: Lo
     assert after["health"] == "UNHEALTHY" and after["health_reason"] == "role does not require ExternalId"
     stackpilot.cloud.run_schedule("account-health")
     assert bus_events(stackpilot, created["connection_id"]) == ["AccountUnhealthy"]
+
+
+class UnreachableResponder:
+    def send(self, response_url: str, region: str, body: dict[str, Any]) -> None:
+        from functions.accounts.exceptions import ResponseDeliveryFailed
+
+        raise ResponseDeliveryFailed("could not reach the response endpoint")
+
+
+def test_an_answer_that_cannot_be_delivered_does_not_undo_the_connection(
+    stackpilot: LocalStackpilot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functions.accounts.handlers import respond
+
+    api = Api(stackpilot, org_id="org_unanswered", role="owner")
+    created = connect(api, account="131313131313")
+    monkeypatch.setattr(respond, "DEPS", dataclasses.replace(respond.DEPS, responder=UnreachableResponder()))
+    link = customer.parse_quick_create_url(created["quick_create_url"])
+    stackpilot.cloud.customer_client("cloudformation", "131313131313").create_stack(
+        StackName=link.stack_name,
+        TemplateURL=link.template_url,
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in link.parameters.items()],
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+    )
+    # the answer is retried, then given up; the execution still ends as the connection did
+    status, history = execution_history(stackpilot, created["connection_id"])
+    assert status == "SUCCEEDED"
+    assert sum(1 for e in history if e["type"] == "TaskFailed") == 5  # the first try and its 4 retries
+    assert api.request("GET", f"/accounts/{created['connection_id']}").body["status"] == "CONNECTED"
