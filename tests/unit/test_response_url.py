@@ -241,9 +241,11 @@ def test_public_addresses(address: str) -> None:
     assert is_public_address(address)
 
 
-def test_bad_region_is_a_programming_error() -> None:
-    with pytest.raises(ValueError, match="region"):
-        check_response_url(GOOD, region="us_east_1")
+@pytest.mark.parametrize("region", ["us_east_1", "us-east-1x", "", "zz"])
+def test_a_region_forged_in_the_stack_id_is_a_rejection_not_a_crash(region: str) -> None:
+    # the region comes from the request's StackId: anyone can write it
+    with pytest.raises(ResponseUrlRejected, match="region"):
+        check_response_url(GOOD, region=region)
 
 
 def test_allowed_hosts_are_per_region() -> None:

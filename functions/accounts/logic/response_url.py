@@ -118,7 +118,11 @@ def check_response_url(url: str, *, region: str, resolve: Callable[[str], list[s
     given, it is called only for an allowed host, every address must be public, and whatever it
     raises propagates unchanged.
     """
-    hosts = allowed_hosts(region)  # ValueError: a bad region is our bug, not a hostile URL
+    try:
+        hosts = allowed_hosts(region)
+    except ValueError:
+        # The region comes from the request's StackId, which anyone can write.
+        raise ResponseUrlRejected("the stack's region has no CloudFormation response endpoint") from None
     if not isinstance(url, str) or not url:
         raise ResponseUrlRejected("ResponseURL is missing")
     if len(url) > MAX_RESPONSE_URL_LENGTH:

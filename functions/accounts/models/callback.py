@@ -10,24 +10,27 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 ShortStr = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+# Properties are only bounded here: the logic judges them, and a request whose envelope is sound gets
+# an answer (FAILED) however odd its properties are, so the customer's stack never hangs.
+Prop = Annotated[str, StringConstraints(max_length=4096)]
 
 
 class ConnectionProperties(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    ConnectionId: Annotated[str, StringConstraints(max_length=64)] = ""
-    Nonce: Annotated[str, StringConstraints(max_length=256)] = ""
-    RoleArn: Annotated[str, StringConstraints(max_length=2048)] = ""
-    AccountId: Annotated[str, StringConstraints(max_length=32)] = ""
-    Region: Annotated[str, StringConstraints(max_length=32)] = ""
-    TemplateVersion: Annotated[str, StringConstraints(max_length=16)] = ""
+    ConnectionId: Prop = ""
+    Nonce: Prop = ""
+    RoleArn: Prop = ""
+    AccountId: Prop = ""
+    Region: Prop = ""
+    TemplateVersion: Prop = ""
 
 
 class CustomResourceRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     RequestType: Literal["Create", "Update", "Delete"]
-    ResponseURL: ShortStr
+    ResponseURL: Annotated[str, StringConstraints(min_length=1, max_length=8192)]
     StackId: ShortStr
     RequestId: ShortStr
     LogicalResourceId: ShortStr
