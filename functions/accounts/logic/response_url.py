@@ -118,11 +118,7 @@ def check_response_url(url: str, *, region: str, resolve: Callable[[str], list[s
     given, it is called only for an allowed host, every address must be public, and whatever it
     raises propagates unchanged.
     """
-    try:
-        hosts = allowed_hosts(region)
-    except ValueError:
-        # The region comes from the request's StackId, which anyone can write.
-        raise ResponseUrlRejected("the stack's region has no CloudFormation response endpoint") from None
+    hosts = _hosts_for(region)
     if not isinstance(url, str) or not url:
         raise ResponseUrlRejected("ResponseURL is missing")
     if len(url) > MAX_RESPONSE_URL_LENGTH:
@@ -150,6 +146,14 @@ def check_response_url(url: str, *, region: str, resolve: Callable[[str], list[s
     if resolve is not None:
         _check_addresses(host, resolve)
     return url
+
+
+def _hosts_for(region: str) -> frozenset[str]:
+    try:
+        return allowed_hosts(region)
+    except ValueError:
+        # The region comes from the request's StackId, which anyone can write.
+        raise ResponseUrlRejected("the stack's region has no CloudFormation response endpoint") from None
 
 
 def _check_authority(netloc: str) -> str:
