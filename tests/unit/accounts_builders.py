@@ -5,11 +5,20 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from functions.accounts.logic.callback import CallbackDeps
 from functions.accounts.logic.connections import AccountsApiDeps, ConnectConfig
 from functions.accounts.logic.nonce import hash_nonce
 from functions.accounts.models.connection import Connection, ConnectionStatus
 from functions.shared.principal import Principal, Role
-from tests.fakes.accounts import FakeClock, FakeTemplates, FakeWorkflow, InMemoryConnections, RecordingEvents
+from tests.fakes.accounts import (
+    FakeClock,
+    FakeTemplates,
+    FakeWorkflow,
+    InMemoryCallbacks,
+    InMemoryConnections,
+    RecordingEvents,
+    RecordingResponder,
+)
 
 ORG = "org_acme"
 OTHER_ORG = "org_other"
@@ -99,3 +108,19 @@ def custom_resource_request(request_type: str = "Create", **changes: Any) -> dic
     request["ResourceProperties"].update(props)
     request.update(changes)
     return request
+
+
+def callback_deps(clock: FakeClock) -> CallbackDeps:
+    """A receiver whose one connection is PENDING and whose workflow waits (task token "token-1")."""
+    connections = InMemoryConnections()
+    connections.create(pending_connection(clock))
+    return CallbackDeps(
+        connections=connections,
+        callbacks=InMemoryCallbacks(),
+        workflow=FakeWorkflow(),
+        responder=RecordingResponder(),
+        events=RecordingEvents(),
+        clock=clock,
+        supported_regions=(REGION,),
+        connect_window_seconds=3600,
+    )

@@ -12,13 +12,8 @@ from functions.accounts.models.callback import CustomResourceRequest
 from functions.accounts.models.connection import CallbackStatus, ConnectionStatus
 from tests.fakes.accounts import (
     FakeClock,
-    FakeWorkflow,
-    InMemoryCallbacks,
-    InMemoryConnections,
-    RecordingEvents,
-    RecordingResponder,
 )
-from tests.unit.accounts_builders import CONN_ID, STACK_ID, custom_resource_request, pending_connection
+from tests.unit.accounts_builders import CONN_ID, STACK_ID, callback_deps, custom_resource_request
 
 
 @pytest.fixture
@@ -28,18 +23,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def deps(clock: FakeClock) -> CallbackDeps:
-    connections = InMemoryConnections()
-    connections.create(pending_connection(clock))
-    return CallbackDeps(
-        connections=connections,
-        callbacks=InMemoryCallbacks(),
-        workflow=FakeWorkflow(),
-        responder=RecordingResponder(),
-        events=RecordingEvents(),
-        clock=clock,
-        supported_regions=("us-east-1",),
-        connect_window_seconds=3600,
-    )
+    return callback_deps(clock)
 
 
 def handle(deps: CallbackDeps, request: dict[str, Any], region: str = "us-east-1") -> Outcome:

@@ -10,14 +10,7 @@ from hypothesis import strategies as st
 from functions.accounts.logic.callback import CallbackDeps, Outcome, handle_request
 from functions.accounts.models.callback import CustomResourceRequest
 from functions.accounts.models.connection import ConnectionStatus
-from tests.fakes.accounts import (
-    FakeClock,
-    FakeWorkflow,
-    InMemoryCallbacks,
-    InMemoryConnections,
-    RecordingEvents,
-    RecordingResponder,
-)
+from tests.fakes.accounts import FakeClock
 from tests.unit.accounts_builders import (
     ACCOUNT,
     CONN_ID,
@@ -25,8 +18,8 @@ from tests.unit.accounts_builders import (
     REGION,
     ROLE_ARN,
     STACK_ID,
+    callback_deps,
     custom_resource_request,
-    pending_connection,
 )
 
 VALID = {"ConnectionId": CONN_ID, "Nonce": NONCE, "RoleArn": ROLE_ARN, "AccountId": ACCOUNT, "Region": REGION}
@@ -34,19 +27,7 @@ texts = st.text(max_size=80)
 
 
 def fresh_deps() -> CallbackDeps:
-    clock = FakeClock()
-    connections = InMemoryConnections()
-    connections.create(pending_connection(clock))
-    return CallbackDeps(
-        connections=connections,
-        callbacks=InMemoryCallbacks(),
-        workflow=FakeWorkflow(),
-        responder=RecordingResponder(),
-        events=RecordingEvents(),
-        clock=clock,
-        supported_regions=(REGION,),
-        connect_window_seconds=3600,
-    )
+    return callback_deps(FakeClock())
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
