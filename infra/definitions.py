@@ -67,6 +67,9 @@ class Names:
     def state_machine_arn(self, key: str) -> str:
         return f"arn:aws:states:{self.region}:{self.account}:stateMachine:{self.state_machine(key)}"
 
+    def execution_arn(self, key: str, name: str) -> str:
+        return f"arn:aws:states:{self.region}:{self.account}:execution:{self.state_machine(key)}:{name}"
+
     @property
     def customer_assumer_role(self) -> str:
         return f"{self.prefix}-customer-assumer"

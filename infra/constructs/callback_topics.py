@@ -26,10 +26,10 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constructs import nag
+from infra.constructs.dead_letters import dead_letter_queue
 from infra.definitions import Names, TopicDef
 
 
@@ -123,20 +123,13 @@ class CallbackTopicStack(cdk.Stack):
             )
         )
 
-        self.dead_letter_queue = sqs.Queue(
+        self.dead_letter_queue = dead_letter_queue(
             self,
             "SubscriptionDeadLetterQueue",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
+            key=key,
+            holds="the callback subscription (callbacks SNS could not deliver)",
+            nag_rules=("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"),
         )
-        dlq_reason = (
-            "This queue is itself the dead-letter queue of the callback subscription: callbacks SNS "
-            "could not deliver wait here for an operator to inspect and redrive them."
-        )
-        nag.acknowledge(self.dead_letter_queue, "AwsSolutions-SQS3", dlq_reason)
-        nag.acknowledge(self.dead_letter_queue, "Serverless-SQSRedrivePolicy", dlq_reason)
 
         self.subscription = sns.Subscription(
             self,

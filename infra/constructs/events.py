@@ -12,7 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.constructs import nag
+from infra.constructs.dead_letters import dead_letter_queue
 from infra.definitions import Names, ScheduleDef
 
 ARCHIVE_RETENTION = Duration.days(365)
@@ -76,18 +76,11 @@ class Events(Construct):
 
     def _dead_letters(self) -> sqs.Queue:
         if self._rule_dead_letters is None:
-            self._rule_dead_letters = sqs.Queue(
+            self._rule_dead_letters = dead_letter_queue(
                 self,
                 "RuleTargetDeadLetterQueue",
-                encryption=sqs.QueueEncryption.KMS,
-                encryption_master_key=self._key,
-                enforce_ssl=True,
-                retention_period=Duration.days(14),
+                key=self._key,
+                holds="the bus's rule targets",
+                nag_rules=("Serverless-SQSRedrivePolicy", "AwsSolutions-SQS3"),
             )
-            reason = (
-                "This queue is itself the dead-letter queue of the bus's rule targets: events wait "
-                "here for an operator to inspect and redrive them."
-            )
-            nag.acknowledge(self._rule_dead_letters, "Serverless-SQSRedrivePolicy", reason)
-            nag.acknowledge(self._rule_dead_letters, "AwsSolutions-SQS3", reason)
         return self._rule_dead_letters

@@ -22,12 +22,12 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra import layer
 from infra.constructs import nag
+from infra.constructs.dead_letters import dead_letter_queue
 from infra.definitions import REPO_ROOT, FunctionDef, Names, function_environment
 
 RUNTIME = {
@@ -101,13 +101,8 @@ class ServiceFunction(Construct):
         self.log_group = logs.LogGroup(
             self, "LogGroup", retention=LOG_RETENTION, encryption_key=key, removal_policy=RemovalPolicy.RETAIN
         )
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
+        self.dead_letter_queue = dead_letter_queue(
+            self, "DeadLetterQueue", key=key, holds="a Lambda function"
         )
         # Our own role: no AWSLambdaBasicExecutionRole (managed, and may write to every log group).
         self.role = iam.Role(
@@ -184,12 +179,6 @@ class ServiceFunction(Construct):
             "Failed asynchronous events go to this function's encrypted SQS dead-letter queue "
             "(DeadLetterConfig) after bounded retries; an on-failure destination as well would "
             "deliver every failure twice.",
-        )
-        nag.acknowledge(
-            self.dead_letter_queue,
-            "Serverless-SQSRedrivePolicy",
-            "This queue is itself the dead-letter queue of a Lambda function: messages wait here "
-            "for an operator to inspect and redrive them, there is nothing further to dead-letter to.",
         )
 
 

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import EndpointConnectionError
+
 from infra.definitions import SCHEDULES, SUPPORTED_REGIONS
 from infra.local.cloud import DEFAULT_STATE_DIR
 
@@ -154,7 +156,14 @@ def main(argv: list[str] | None = None) -> int:
     args: Any = parser().parse_args(argv)
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     started = time.monotonic()
-    code = int(args.func(args))
+    try:
+        code = int(args.func(args))
+    except EndpointConnectionError as error:
+        print(
+            f"error: nothing answers at {error.kwargs.get('endpoint_url')}: is `make run` running?",
+            file=sys.stderr,
+        )
+        return 1
     if args.command in ("customer-deploy", "demo"):
         print(f"({time.monotonic() - started:.1f} s)")
     return code

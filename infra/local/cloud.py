@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import time
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -304,6 +305,19 @@ class LocalCloud:
         return dict(payload)
 
     # ---------------------------------------------------------------- reading back
+    def settled_execution(
+        self, machine_key: str, name: str, timeout_seconds: float = 30
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """Waits for an execution to leave RUNNING; returns its status and its whole history."""
+        sfn = self.client("stepfunctions")
+        arn = self.names.execution_arn(machine_key, name)
+        deadline = time.monotonic() + timeout_seconds
+        while (status := sfn.describe_execution(executionArn=arn)["status"]) == "RUNNING":
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        return status, sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+
     def tap_events(self, wait_seconds: int = 0) -> Iterator[dict[str, Any]]:
         """Events delivered to the bus so far (each read once)."""
         sqs = self.client("sqs")

@@ -48,20 +48,31 @@ def parse_quick_create_url(url: str) -> QuickCreate:
     return QuickCreate(region=region, template_url=template_url, stack_name=stack_name, parameters=params)
 
 
+def create(cloudformation: Any, link: QuickCreate, *, template_body: str | None = None) -> str:
+    """What the console does on 'Create stack' (``template_body``: a customer who edited it)."""
+    source = (
+        {"TemplateBody": template_body} if template_body is not None else {"TemplateURL": link.template_url}
+    )
+    return str(
+        cloudformation.create_stack(
+            StackName=link.stack_name,
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(link.parameters.items())],
+            Capabilities=["CAPABILITY_NAMED_IAM", "CAPABILITY_IAM"],
+            **source,
+        )["StackId"]
+    )
+
+
 def deploy(
     cloudformation: Any,
     link: QuickCreate,
     *,
     timeout_seconds: float = 120,
     on_status: Callable[[str], None] = lambda status: None,
+    template_body: str | None = None,
 ) -> DeployResult:
-    """What the console does on 'Create stack', then waits for a final status."""
-    stack_id = cloudformation.create_stack(
-        StackName=link.stack_name,
-        TemplateURL=link.template_url,
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(link.parameters.items())],
-        Capabilities=["CAPABILITY_NAMED_IAM", "CAPABILITY_IAM"],
-    )["StackId"]
+    """Creates the stack, then waits for a final status."""
+    stack_id = create(cloudformation, link, template_body=template_body)
     return wait(cloudformation, stack_id, timeout_seconds=timeout_seconds, on_status=on_status)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from infra.local import customer, runtime
@@ -74,22 +73,7 @@ def onboarding_counts() -> None:
             created = api.request("POST", "/accounts", body).body
             link = customer.parse_quick_create_url(created["quick_create_url"])
             result = customer.deploy(local.cloud.customer_client("cloudformation", "111111111111"), link)
-            sfn = local.cloud.client("stepfunctions")
-            arn = (
-                local.cloud.names.state_machine_arn("connect-account").replace(
-                    ":stateMachine:", ":execution:"
-                )
-                + ":"
-                + created["connection_id"]
-            )
-            deadline = time.monotonic() + 60
-            while (
-                sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
-                and time.monotonic() < deadline
-            ):
-                time.sleep(0.05)
-            status = sfn.describe_execution(executionArn=arn)["status"]
-            history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+            status, history = local.cloud.settled_execution("connect-account", created["connection_id"], 60)
         print(f"One onboarding (POST /accounts, customer stack {result.status}, execution {status}):")
         print(f"  state transitions (connect_account)      {state_transitions(history)}")
         invocations = json.dumps(dict(sorted(counter.invocations.items())))

@@ -61,3 +61,13 @@ def test_the_demo_runs_the_journey_end_to_end(capsys: pytest.CaptureFixture[str]
     out = capsys.readouterr().out
     assert "-> CONNECTED" in out and "AccountConnected" in out and "AccountDisconnected" in out
     assert "org_other GET" in out and "-> 404" in out
+
+
+def test_commands_that_need_the_local_cloud_say_so_when_it_is_not_running(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from infra.local.runtime import free_port
+
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    assert main(["local", "events", "--endpoint", endpoint]) == 1
+    assert "is `make run` running?" in capsys.readouterr().err

@@ -31,15 +31,7 @@ def deploy(
 ) -> customer.DeployResult:
     link = customer.parse_quick_create_url(url)
     cfn = local.cloud.customer_client("cloudformation", account, link.region)
-    if template is None:
-        return customer.deploy(cfn, link, timeout_seconds=60)
-    stack_id = cfn.create_stack(
-        StackName=link.stack_name,
-        TemplateBody=template,
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in link.parameters.items()],
-        Capabilities=["CAPABILITY_NAMED_IAM"],
-    )["StackId"]
-    return customer.wait(cfn, stack_id, timeout_seconds=60)
+    return customer.deploy(cfn, link, timeout_seconds=60, template_body=template)
 
 
 def template_of(local: LocalStackpilot, url: str) -> dict[str, Any]:
@@ -54,17 +46,7 @@ def template_of(local: LocalStackpilot, url: str) -> dict[str, Any]:
 
 
 def execution_history(local: LocalStackpilot, name: str) -> tuple[str, list[dict[str, Any]]]:
-    sfn = local.cloud.client("stepfunctions")
-    arn = (
-        local.cloud.names.state_machine_arn("connect-account").replace(":stateMachine:", ":execution:")
-        + f":{name}"
-    )
-    deadline = time.monotonic() + 30
-    while (
-        status := sfn.describe_execution(executionArn=arn)["status"]
-    ) == "RUNNING" and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return status, sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    return local.cloud.settled_execution("connect-account", name)
 
 
 def bus_events(local: LocalStackpilot, connection_id: str) -> list[str]:
@@ -292,7 +274,7 @@ def test_a_connection_nobody_deploys_expires(stackpilot: LocalStackpilot) -> Non
     machine = stackpilot.cloud.names.state_machine_arn("connect-account")
     # The same workflow with a one-second window (the real one waits an hour).
     sfn.stop_execution(
-        executionArn=machine.replace(":stateMachine:", ":execution:") + ":" + created["connection_id"]
+        executionArn=stackpilot.cloud.names.execution_arn("connect-account", created["connection_id"])
     )
     sfn.start_execution(
         stateMachineArn=machine,
@@ -386,12 +368,7 @@ def test_an_answer_that_cannot_be_delivered_does_not_undo_the_connection(
     created = connect(api, account="131313131313")
     monkeypatch.setattr(respond, "DEPS", dataclasses.replace(respond.DEPS, responder=UnreachableResponder()))
     link = customer.parse_quick_create_url(created["quick_create_url"])
-    stackpilot.cloud.customer_client("cloudformation", "131313131313").create_stack(
-        StackName=link.stack_name,
-        TemplateURL=link.template_url,
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in link.parameters.items()],
-        Capabilities=["CAPABILITY_NAMED_IAM"],
-    )
+    customer.create(stackpilot.cloud.customer_client("cloudformation", "131313131313"), link)
     # the answer is retried, then given up; the execution still ends as the connection did
     status, history = execution_history(stackpilot, created["connection_id"])
     assert status == "SUCCEEDED"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from infra.local import customer
@@ -22,18 +20,9 @@ def test_one_onboarding_costs_seven_transitions_and_two_dozen_calls(stackpilot: 
         ).body
         link = customer.parse_quick_create_url(created["quick_create_url"])
         result = customer.deploy(stackpilot.cloud.customer_client("cloudformation", "121212121212"), link)
-        sfn = stackpilot.cloud.client("stepfunctions")
-        arn = (
-            stackpilot.cloud.names.state_machine_arn("connect-account").replace(
-                ":stateMachine:", ":execution:"
-            )
-            + f":{created['connection_id']}"
-        )
-        deadline = time.monotonic() + 30
-        while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING" and time.monotonic() < deadline:
-            time.sleep(0.05)
+        status, history = stackpilot.cloud.settled_execution("connect-account", created["connection_id"])
     assert result.status == "CREATE_COMPLETE"
-    history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    assert status == "SUCCEEDED"
     # Choice, AwaitCallback, VerifyRole, RecordSuccess, AnswerCloudFormation, WasConnected, Connected
     assert state_transitions(history) == 7
     assert sum(counter.invocations.values()) == 7
