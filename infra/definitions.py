@@ -82,14 +82,20 @@ class Names:
     def kms_alias(self) -> str:
         return f"alias/{self.prefix}"
 
+    @property
+    def api_key_pepper_secret(self) -> str:
+        return f"{self.prefix}/api-key-pepper"
+
 
 @dataclass(frozen=True)
 class Grant:
     """A permission a function needs, in words the CDK app turns into IAM and the local cloud ignores.
 
     resource: ``table:<key>`` | ``bus`` | ``bucket`` | ``state_machine:<key>`` | ``assumer_role`` |
-              ``task_tokens:<key>`` (SendTask* on that machine's executions)
-    access:   ``read`` | ``write`` | ``read_write`` | ``put_events`` | ``start`` | ``stop`` | ``assume``
+              ``task_tokens:<key>`` (SendTask* on that machine's executions) | ``pepper`` |
+              ``service_key`` (KMS data keys under an encryption context)
+    access:   ``read`` | ``write`` | ``read_write`` | ``append`` (put new items and read: never update
+              or delete) | ``put_events`` | ``start`` | ``stop`` | ``assume`` | ``data_keys``
     """
 
     resource: str
@@ -163,9 +169,24 @@ ACCOUNTS_ENV = (
     "ACCOUNTS_TABLE",
     "ACCOUNT_CALLBACKS_TABLE",
     "EVENT_BUS_NAME",
+    "AUDIT_TABLE",
 )
+TENANCY_ENV = (
+    *COMMON_ENV,
+    "ORGS_TABLE",
+    "MEMBERS_TABLE",
+    "API_KEYS_TABLE",
+    "AUDIT_TABLE",
+    "API_KEY_PEPPER_SECRET",
+)
+AUDIT = Grant("table:audit", "append")
 
 TABLES: tuple[TableDef, ...] = (
+    TableDef("orgs", "OrgsTable", "functions.tenancy.dal.models.OrgModel"),
+    TableDef("members", "MembersTable", "functions.tenancy.dal.models.MemberModel"),
+    TableDef("api-keys", "ApiKeysTable", "functions.tenancy.dal.models.ApiKeyModel"),
+    TableDef("audit", "AuditTable", "functions.shared.audit_store.AuditEntryModel"),
+    TableDef("secrets", "SecretsTable", "functions.secrets.dal.models.SecretModel"),
     TableDef("accounts", "AccountsTable", "functions.accounts.dal.models.ConnectionModel"),
     TableDef(
         "account-callbacks", "AccountCallbacksTable", "functions.accounts.dal.models.CallbackRequestModel"
@@ -174,13 +195,43 @@ TABLES: tuple[TableDef, ...] = (
 
 FUNCTIONS: tuple[FunctionDef, ...] = (
     FunctionDef(
+        key="secrets-api",
+        construct_id="SecretsApi",
+        domain="secrets",
+        handler="functions.secrets.handlers.api.lambda_handler",
+        description="REST: org-scoped secrets, envelope-encrypted with KMS (values never returned)",
+        env=(*COMMON_ENV, "SECRETS_TABLE", "SECRETS_KEY_ID", "AUDIT_TABLE"),
+        grants=(Grant("table:secrets", "read_write"), AUDIT, Grant("service_key", "data_keys")),
+    ),
+    FunctionDef(
         key="tenancy-authorizer",
         construct_id="Authorizer",
         domain="tenancy",
         handler="functions.tenancy.handlers.authorizer.lambda_handler",
-        description="API Gateway authorizer: verifies OIDC JWTs and names the caller's org and role",
-        env=(*COMMON_ENV, "JWT_ISSUER", "JWT_AUDIENCE", "JWKS_URL"),
+        description="API Gateway authorizer: a JWT or API key, the role looked up, the route's rule applied",
+        env=(*TENANCY_ENV, "JWT_ISSUER", "JWT_AUDIENCE", "JWKS_URL"),
+        grants=(
+            Grant("table:members", "read"),
+            Grant("table:api-keys", "read_write"),  # last-used time
+            AUDIT,  # refused mutations
+            Grant("pepper", "read"),
+        ),
         timeout_seconds=5,
+    ),
+    FunctionDef(
+        key="tenancy-api",
+        construct_id="TenancyApi",
+        domain="tenancy",
+        handler="functions.tenancy.handlers.api.lambda_handler",
+        description="REST: orgs, members, API keys and the audit log",
+        env=TENANCY_ENV,
+        grants=(
+            Grant("table:orgs", "read_write"),
+            Grant("table:members", "read_write"),
+            Grant("table:api-keys", "read_write"),
+            AUDIT,
+            Grant("pepper", "read"),
+        ),
     ),
     FunctionDef(
         key="accounts-api",
@@ -197,6 +248,7 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
             "SUPPORTED_REGIONS",
         ),
         grants=(
+            AUDIT,
             Grant("table:accounts", "read_write"),
             Grant("bus", "put_events"),
             Grant("bucket", "read_write"),
@@ -212,6 +264,7 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
         description="Receives CloudFormation custom-resource requests from customers' role stacks (SNS)",
         env=(*ACCOUNTS_ENV, "CONNECT_ACCOUNT_STATE_MACHINE_ARN", "SUPPORTED_REGIONS"),
         grants=(
+            AUDIT,
             Grant("table:accounts", "read_write"),
             Grant("table:account-callbacks", "read_write"),
             Grant("bus", "put_events"),
@@ -246,7 +299,7 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
         handler="functions.accounts.handlers.finalize.lambda_handler",
         description="connect_account: records the outcome and emits it on the bus",
         env=ACCOUNTS_ENV,
-        grants=(Grant("table:accounts", "read_write"), Grant("bus", "put_events")),
+        grants=(AUDIT, Grant("table:accounts", "read_write"), Grant("bus", "put_events")),
     ),
     FunctionDef(
         key="accounts-health",
@@ -256,6 +309,7 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
         description="Scheduled: re-checks every connected account's role (assume + negative probes)",
         env=(*ACCOUNTS_ENV, "CUSTOMER_ASSUMER_ROLE_ARN"),
         grants=(
+            AUDIT,
             Grant("table:accounts", "read_write"),
             Grant("bus", "put_events"),
             Grant("assumer_role", "assume"),
@@ -308,6 +362,22 @@ ROUTES: tuple[RouteDef, ...] = (
     RouteDef("GET", "/accounts", "accounts-api", "List the org's account connections"),
     RouteDef("GET", "/accounts/{connection_id}", "accounts-api", "Read one account connection"),
     RouteDef("DELETE", "/accounts/{connection_id}", "accounts-api", "Disconnect an AWS account"),
+    RouteDef("POST", "/orgs", "tenancy-api", "Create an org"),
+    RouteDef("GET", "/orgs/current", "tenancy-api", "The org you act in"),
+    RouteDef("PATCH", "/orgs/current", "tenancy-api", "Rename the org"),
+    RouteDef("GET", "/members", "tenancy-api", "List members"),
+    RouteDef("POST", "/members", "tenancy-api", "Add a member"),
+    RouteDef("PATCH", "/members/{user_id}", "tenancy-api", "Change a member's role"),
+    RouteDef("DELETE", "/members/{user_id}", "tenancy-api", "Remove a member"),
+    RouteDef("POST", "/api-keys", "tenancy-api", "Create an API key"),
+    RouteDef("GET", "/api-keys", "tenancy-api", "List API keys"),
+    RouteDef("DELETE", "/api-keys/{key_id}", "tenancy-api", "Revoke an API key"),
+    RouteDef("GET", "/audit", "tenancy-api", "Read the audit log"),
+    RouteDef("GET", "/audit/export", "tenancy-api", "Export the audit chain"),
+    RouteDef("GET", "/audit/verify", "tenancy-api", "Verify the audit chain"),
+    RouteDef("GET", "/secrets", "secrets-api", "List secrets (metadata only)"),
+    RouteDef("PUT", "/secrets/{name}", "secrets-api", "Store a secret"),
+    RouteDef("DELETE", "/secrets/{name}", "secrets-api", "Delete a secret"),
 )
 
 
@@ -339,6 +409,13 @@ def environment(
         "JWT_ISSUER": jwt_issuer,
         "JWT_AUDIENCE": jwt_audience,
         "JWKS_URL": jwks_url,
+        "ORGS_TABLE": names.table("orgs"),
+        "MEMBERS_TABLE": names.table("members"),
+        "API_KEYS_TABLE": names.table("api-keys"),
+        "AUDIT_TABLE": names.table("audit"),
+        "API_KEY_PEPPER_SECRET": names.api_key_pepper_secret,
+        "SECRETS_TABLE": names.table("secrets"),
+        "SECRETS_KEY_ID": names.kms_alias,
     }
 
 

@@ -10,10 +10,12 @@ from constructs import Construct
 
 from infra.constructs import nag
 from infra.constructs.accounts import Accounts
-from infra.constructs.api import DEFAULT_BURST_LIMIT, DEFAULT_RATE_LIMIT, Api
+from infra.constructs.api import AUTHORIZER_FUNCTION, DEFAULT_BURST_LIMIT, DEFAULT_RATE_LIMIT, Api
 from infra.constructs.data import Data
 from infra.constructs.events import Events
+from infra.constructs.secrets import Secrets
 from infra.constructs.service_function import GrantTargets, Platform, ServiceFunction
+from infra.constructs.tenancy import Tenancy
 from infra.constructs.workflows import Workflows
 from infra.definitions import FUNCTIONS, ROUTES, SCHEDULES, Names, environment
 
@@ -52,16 +54,30 @@ class StackpilotStack(cdk.Stack):
         accounts = Accounts(
             self, "Accounts", platform=platform, definitions=[f for f in FUNCTIONS if f.domain == "accounts"]
         )
+        tenancy = Tenancy(
+            self,
+            "Tenancy",
+            platform=platform,
+            definitions=[f for f in FUNCTIONS if f.domain == "tenancy" and f.key != AUTHORIZER_FUNCTION],
+        )
+        secrets = Secrets(
+            self, "Secrets", platform=platform, definitions=[f for f in FUNCTIONS if f.domain == "secrets"]
+        )
         api = Api(
             self,
             "Api",
             platform=platform,
             routes=ROUTES,
-            functions=accounts.functions,
+            functions={**accounts.functions, **tenancy.functions, **secrets.functions},
             rate_limit=settings.api_rate_limit,
             burst_limit=settings.api_burst_limit,
         )
-        self.functions: dict[str, ServiceFunction] = {**accounts.functions, **api.functions}
+        self.functions: dict[str, ServiceFunction] = {
+            **accounts.functions,
+            **tenancy.functions,
+            **secrets.functions,
+            **api.functions,
+        }
         _require_every_function(self.functions)
         workflows = Workflows(
             self, "Workflows", names=names, functions=self.functions, encryption_key=data.key
@@ -74,6 +90,8 @@ class StackpilotStack(cdk.Stack):
             bucket=accounts.bucket,
             state_machines=workflows.state_machines,
             assumer_role=accounts.assumer_role,
+            pepper=tenancy.pepper,
+            encryption_key=data.key,
         )
         for fn in self.functions.values():
             fn.apply_grants(targets)

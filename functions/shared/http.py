@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -26,8 +27,9 @@ class ErrorBody(BaseModel):
     errors: list[FieldError] | None = None
 
 
-def error_responses(*statuses: int) -> dict[int, Any]:
-    """OpenAPI entries for the errors a route may answer, all in the ErrorBody shape."""
+def error_responses(*statuses: int, ok: int | None = 200) -> dict[int, Any]:
+    """OpenAPI entries for the errors a route may answer, all in the ErrorBody shape, and its 200
+    (the handler's return model; ``ok=None`` when the route documents its own 2xx)."""
     words = {
         400: "Bad request",
         401: "No valid credentials",
@@ -38,7 +40,8 @@ def error_responses(*statuses: int) -> dict[int, Any]:
         422: "Invalid input: every field at fault is named",
         503: "A dependency failed; nothing was changed",
     }
-    return {
+    documented: dict[int, Any] = {200: {"description": "Done"}} if ok == 200 else {}
+    return documented | {
         s: {"description": words[s], "content": {"application/json": {"model": ErrorBody}}} for s in statuses
     }
 
@@ -63,12 +66,25 @@ def invalid_request(errors: Sequence[Mapping[str, Any]]) -> Response[Any]:
 
 
 def refuse_non_json(event: dict[str, Any]) -> dict[str, Any] | None:
-    """A body not declared JSON gets a 415 before validation, instead of being misread as a form."""
+    """A body not declared JSON gets a 415 before validation, instead of being misread as a form;
+    a body that is not UTF-8 (JSON's only encoding) gets a 422 naming it, never a crash."""
     if event.get("httpMethod") not in BODY_METHODS or not event.get("body"):
         return None
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     declared = str(headers.get("content-type") or "").split(";", 1)[0].strip().lower()
     if declared == "application/json":
+        if event.get("isBase64Encoded") and not _utf8(str(event["body"])):
+            return {
+                "statusCode": 422,
+                "headers": {"Content-Type": content_types.APPLICATION_JSON},
+                "body": json.dumps(
+                    {
+                        "message": "invalid request: body",
+                        "errors": [{"field": "body", "in": "body", "message": "not UTF-8 encoded JSON"}],
+                    }
+                ),
+                "isBase64Encoded": False,
+            }
         return None
     return {
         "statusCode": 415,
@@ -76,3 +92,11 @@ def refuse_non_json(event: dict[str, Any]) -> dict[str, Any] | None:
         "body": json.dumps({"message": "Content-Type must be application/json", "field": "Content-Type"}),
         "isBase64Encoded": False,
     }
+
+
+def _utf8(body_base64: str) -> bool:
+    try:
+        base64.b64decode(body_base64.encode()).decode()
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return True

@@ -11,3 +11,5 @@ class ServiceSettings(BaseSettings):
     stackpilot_stage: str = "local"
     service_account_id: str = "123456789012"
     aws_region: str = "us-east-1"
+    # Every function that changes something appends to the org's audit log.
+    audit_table: str = "stackpilot-local-audit"

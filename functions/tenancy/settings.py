@@ -23,6 +23,16 @@ def _is_loopback(host: str) -> bool:
 
 
 class TenancySettings(ServiceSettings):
+    orgs_table: str = "stackpilot-local-orgs"
+    members_table: str = "stackpilot-local-members"
+    api_keys_table: str = "stackpilot-local-api-keys"
+    # The secret API keys are hashed with: its id in Secrets Manager (never its value in the env).
+    api_key_pepper_secret: str = "stackpilot-local/api-key-pepper"  # noqa: S105 - a name
+
+
+class AuthorizerSettings(TenancySettings):
+    """The authorizer trusts one issuer: no default, so a missing setting fails closed."""
+
     jwt_issuer: str = Field(min_length=1)
     jwt_audience: str = Field(min_length=1)
     jwks_url: str
@@ -46,4 +56,9 @@ class TenancySettings(ServiceSettings):
 
 @lru_cache
 def get_settings() -> TenancySettings:
-    return TenancySettings()  # required fields come from the environment
+    return TenancySettings()
+
+
+@lru_cache
+def get_authorizer_settings() -> AuthorizerSettings:
+    return AuthorizerSettings()  # required fields come from the environment

@@ -22,6 +22,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -88,6 +89,8 @@ class GrantTargets:
     bucket: s3.IBucket
     state_machines: Mapping[str, sfn.IStateMachine]
     assumer_role: iam.IRole
+    pepper: secretsmanager.ISecret
+    encryption_key: kms.IKey
 
 
 class ServiceFunction(Construct):
@@ -249,6 +252,45 @@ def _has_indexes(table: dynamodb.Table) -> bool:
     return bool(resolved) or bool(cdk.Stack.of(table).resolve(cfn.local_secondary_indexes))
 
 
+def _table_append(fn: ServiceFunction, targets: GrantTargets, key: str) -> None:
+    """Put new items and read them; never UpdateItem or DeleteItem (the audit log is append-only:
+    each put is conditional on its key being free, in the code; IAM makes it the only way)."""
+    table = targets.tables[key]
+    table.grant(
+        fn.role,
+        "dynamodb:PutItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:DescribeTable",
+    )
+
+
+def _service_key_data_keys(fn: ServiceFunction, targets: GrantTargets, _: str) -> None:
+    """Data keys for envelope encryption, only under stackpilot's encryption context: a call that
+    names no org (or another shape of context) is refused by IAM as well as by the code."""
+    fn.role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["kms:GenerateDataKey", "kms:Decrypt"],
+            resources=[targets.encryption_key.key_arn],
+            conditions={
+                "ForAllValues:StringEquals": {
+                    "kms:EncryptionContextKeys": [
+                        "stackpilot:org_id",
+                        "stackpilot:secret_name",
+                        "stackpilot:version",
+                    ]
+                },
+                "Null": {"kms:EncryptionContext:stackpilot:org_id": "false"},
+            },
+        )
+    )
+
+
+def _pepper_read(fn: ServiceFunction, targets: GrantTargets, _: str) -> None:
+    targets.pepper.grant_read(fn.role)
+
+
 def _bus_put_events(fn: ServiceFunction, targets: GrantTargets, _: str) -> None:
     targets.bus.grant_put_events_to(fn.role)
 
@@ -303,6 +345,9 @@ _GRANTS: dict[tuple[str, str], Callable[[ServiceFunction, GrantTargets, str], No
     ("table", "read"): _table("read"),
     ("table", "write"): _table("write"),
     ("table", "read_write"): _table("read_write"),
+    ("table", "append"): _table_append,
+    ("pepper", "read"): _pepper_read,
+    ("service_key", "data_keys"): _service_key_data_keys,
     ("bus", "put_events"): _bus_put_events,
     ("bucket", "read_write"): _bucket_read_write,
     ("state_machine", "start"): _state_machine_start,

@@ -15,7 +15,8 @@ from typing import Any
 from botocore.exceptions import EndpointConnectionError
 
 from infra.definitions import SCHEDULES, SUPPORTED_REGIONS
-from infra.local.cloud import DEFAULT_STATE_DIR
+from infra.local import tenants
+from infra.local.cloud import DEFAULT_STATE_DIR, LocalCloud
 
 ROLES = ("owner", "admin", "contributor", "viewer")
 
@@ -56,7 +57,16 @@ def _token(args: argparse.Namespace) -> int:
     from infra.local.issuer import LocalIssuer
 
     issuer = LocalIssuer(Path(args.state_dir), base_url=args.api_url)
-    print(issuer.mint(args.org, args.role, args.user, ttl_seconds=args.ttl))
+    cloud = LocalCloud(endpoint_url=args.aws_url)
+    # The store below talks to the running local cloud: its endpoint and dummy credentials only.
+    os.environ.update({k: v for k, v in cloud.environment().items() if k.startswith("AWS_")})
+    try:
+        tenants.ensure_membership(cloud.names, args.org, args.user, args.role)
+    except Exception as exc:  # one line for a person at a terminal, not a traceback
+        print(f"could not record the membership in the local cloud at {args.aws_url}: {exc}", file=sys.stderr)
+        print("is `make run` running?", file=sys.stderr)
+        return 1
+    print(issuer.mint(args.org, args.user, ttl_seconds=args.ttl))
     return 0
 
 
@@ -100,6 +110,22 @@ def _demo(args: argparse.Namespace) -> int:
     return run(time_scale=args.time_scale)
 
 
+def _audit_verify(args: argparse.Namespace) -> int:
+    """Verifies an export of ``GET /audit/export`` offline: exit 0 intact, 1 broken, 2 unreadable."""
+    from pydantic import ValidationError
+
+    from functions.shared.audit import AuditExport, verify_export
+
+    try:
+        export = AuditExport.model_validate_json(Path(args.file).read_bytes())
+    except (OSError, ValidationError) as error:
+        print(f"error: {args.file} is not an audit export: {str(error).splitlines()[0]}", file=sys.stderr)
+        return 2
+    result = verify_export(export)
+    print(f"{export.org_id}: {result.message}")
+    return 0 if result.ok else 1
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="stackpilot", description=__doc__)
     groups = root.add_subparsers(dest="group", required=True)
@@ -125,6 +151,7 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--user", default="local-user")
     token.add_argument("--ttl", type=int, default=3600, help="seconds")
     token.add_argument("--api-url", default="http://127.0.0.1:3000")
+    token.add_argument("--aws-url", default="http://127.0.0.1:4566", help="the local cloud's AWS endpoint")
     token.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR))
     token.set_defaults(func=_token)
 
@@ -149,6 +176,12 @@ def parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="the whole journey on an in-process local cloud")
     demo.add_argument("--time-scale", type=float, default=0.05)
     demo.set_defaults(func=_demo)
+
+    audit = groups.add_parser("audit", help="the audit log, offline")
+    audit_commands = audit.add_subparsers(dest="command", required=True)
+    verify = audit_commands.add_parser("verify", help="verify an export of GET /audit/export")
+    verify.add_argument("file", help="the JSON file GET /audit/export answered")
+    verify.set_defaults(func=_audit_verify)
     return root
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import secrets
 import time
 import uuid
 import zipfile
@@ -174,6 +175,10 @@ class LocalCloud:
         kms = self.client("kms")
         key = kms.create_key(Description="stackpilot local key")["KeyMetadata"]["KeyId"]
         kms.create_alias(AliasName=names.kms_alias, TargetKeyId=key)
+        # The API-key pepper: random per local cloud, as the CDK app's generated secret is per stage.
+        self.client("secretsmanager").create_secret(
+            Name=names.api_key_pepper_secret, SecretString=secrets.token_urlsafe(48), KmsKeyId=names.kms_alias
+        )
 
     def _bus(self, names: Names) -> None:
         events, sqs = self.client("events"), self.client("sqs")
@@ -340,10 +345,15 @@ def fresh_containers() -> None:
 
     for name in [n for n in sys.modules if n.startswith("functions.") and ".handlers." in n]:
         del sys.modules[name]
-    for module_name in ("functions.accounts.settings", "functions.tenancy.settings"):
+    for module_name in (
+        "functions.accounts.settings",
+        "functions.tenancy.settings",
+        "functions.secrets.settings",
+    ):
         module = sys.modules.get(module_name)
-        if module is not None:
-            module.get_settings.cache_clear()
+        for getter in ("get_settings", "get_authorizer_settings"):
+            if module is not None and hasattr(module, getter):
+                getattr(module, getter).cache_clear()
     aws = sys.modules.get("functions.shared.aws")
     if aws is not None:
         aws.client.cache_clear()

@@ -22,7 +22,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from functions.tenancy.models.principal import Principal
+from functions.shared.principal import Principal, Role
 
 ISSUER_PATH = "/local-issuer"
 DEFAULT_BASE_URL = "http://127.0.0.1:3000"
@@ -73,14 +73,15 @@ class LocalIssuer:
             "id_token_signing_alg_values_supported": ["RS256"],
             "response_types_supported": ["id_token", "token"],
             "subject_types_supported": ["public"],
-            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "org_id", "role"],
+            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "org_id"],
         }
 
-    def mint(self, org_id: str, role: str, user_id: str = "local-user", ttl_seconds: int = 3600) -> str:
-        """A token for ``user_id`` acting in ``org_id`` with ``role``, valid for ``ttl_seconds``."""
+    def mint(self, org_id: str, user_id: str = "local-user", ttl_seconds: int = 3600) -> str:
+        """A token for ``user_id`` acting in ``org_id``, valid for ``ttl_seconds``. It names no role:
+        stackpilot looks the member's role up at every request (``infra.local.tenants`` seeds it)."""
         if ttl_seconds <= 0:
             raise ValueError("ttl_seconds must be positive")
-        principal = Principal.model_validate({"user_id": user_id, "org_id": org_id, "role": role})
+        principal = Principal(user_id=user_id, org_id=org_id, role=Role.VIEWER)
         now = int(time.time())
         return self.sign(
             {
@@ -92,7 +93,6 @@ class LocalIssuer:
                 "exp": now + ttl_seconds,
                 "jti": uuid.uuid4().hex,
                 "org_id": principal.org_id,
-                "role": principal.role,
             }
         )
 

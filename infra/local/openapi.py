@@ -11,6 +11,7 @@ import importlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from functions.shared.access import route_access
 from infra.definitions import RouteDef, function
 
 BEARER_SCHEME = "bearerAuth"
@@ -20,12 +21,20 @@ _BEARER = {
     "scheme": "bearer",
     "bearerFormat": "JWT",
     "description": (
-        "An OIDC access token (RS256) from the configured issuer; it names the caller's org and role."
+        "An OIDC access token (RS256) from the configured issuer, naming the caller's org; or an API "
+        "key `sp_<key id>_<secret>`. The caller's role is looked up at every request."
     ),
 }
+_GATEWAY_BODY = {"$ref": "#/components/schemas/ErrorBody"}
 _AUTH_RESPONSES = {
-    "401": {"description": "Missing, expired or invalid bearer token"},
-    "403": {"description": "The token's role may not do this"},
+    "401": {
+        "description": "Missing, expired or invalid credentials",
+        "content": {"application/json": {"schema": _GATEWAY_BODY}},
+    },
+    "403": {
+        "description": "Your role (see x-required-role) may not do this",
+        "content": {"application/json": {"schema": _GATEWAY_BODY}},
+    },
 }
 
 
@@ -99,6 +108,12 @@ def _operation(
         result["operationId"] = operation_id = f"{key.replace('-', '_')}__{operation_id}"
     if operation_id:
         operation_ids.add(operation_id)
+    access = route_access(route.method, route.path)
+    if access is not None:
+        # The authorizer's rule for this route, from the one table (functions/shared/access.py).
+        result["x-required-role"] = access.required
+        result["x-api-keys"] = access.api_keys
+        result["x-audited"] = access.mutating
     if route.authorized:
         result["security"] = [{BEARER_SCHEME: []}]
         responses = dict(result.get("responses", {}))

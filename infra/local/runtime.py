@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from infra.definitions import ROUTES
+from infra.local import tenants
 from infra.local.cloud import DEFAULT_STATE_DIR, LocalCloud
 from infra.local.front_door import FrontDoor
 from infra.local.issuer import LocalIssuer
@@ -21,13 +22,19 @@ class LocalStackpilot:
     front_door: FrontDoor
     server: Any
     thread: Any
+    _seeded: set[tuple[str, str]] = field(default_factory=set)
 
     @property
     def api_url(self) -> str:
         return self.cloud.api_base_url
 
     def token(self, org_id: str, role: str, user_id: str = "local-user") -> str:
-        return self.issuer.mint(org_id, role, user_id)
+        """A token for ``user_id`` in ``org_id``; the first time, also makes them a member with ``role``
+        (later role changes are the API's: a token never carries a role)."""
+        if (org_id, user_id) not in self._seeded:
+            tenants.ensure_membership(self.cloud.names, org_id, user_id, role)
+            self._seeded.add((org_id, user_id))
+        return self.issuer.mint(org_id, user_id)
 
     def stop(self) -> None:
         self.server.shutdown()

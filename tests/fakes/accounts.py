@@ -9,6 +9,7 @@ from typing import Any
 
 from functions.accounts.logic.response_url import check_response_url
 from functions.accounts.models.connection import CallbackRequest, CallbackStatus, Connection, ConnectionStatus
+from functions.shared.audit import AuditDraft
 from functions.shared.events import DomainEvent
 
 
@@ -26,11 +27,14 @@ class FakeClock:
 @dataclass
 class InMemoryConnections:
     items: dict[tuple[str, str], Connection] = field(default_factory=dict)
+    audited: list[AuditDraft] = field(default_factory=list)
 
-    def create(self, connection: Connection) -> None:
+    def create(self, connection: Connection, audit: AuditDraft | None = None) -> None:
         key = (connection.org_id, connection.connection_id)
         assert key not in self.items
         self.items[key] = connection
+        if audit is not None:
+            self.audited.append(audit)
 
     def get(self, org_id: str, connection_id: str) -> Connection | None:
         return self.items.get((org_id, connection_id))
@@ -60,6 +64,7 @@ class InMemoryConnections:
         to: ConnectionStatus,
         *,
         allowed_from: Sequence[ConnectionStatus],
+        audit: AuditDraft | None = None,
         **changes: Any,
     ) -> Connection | None:
         current = self.get(connection.org_id, connection.connection_id)
@@ -67,6 +72,8 @@ class InMemoryConnections:
             return None
         updated = current.model_copy(update={"status": to, **changes})
         self.items[(connection.org_id, connection.connection_id)] = updated
+        if audit is not None:
+            self.audited.append(audit)
         return updated
 
 

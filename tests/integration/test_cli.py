@@ -2,28 +2,50 @@
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from pathlib import Path
 
 import jwt
 import pytest
 
-from infra.local import customer
+from infra.local import customer, runtime
 from infra.local.cli import main
 from infra.local.issuer import LocalIssuer
 
 
-def test_local_token_prints_a_token_the_local_issuer_signed(
+@pytest.mark.xdist_group("local-cloud")
+def test_local_token_makes_the_member_and_prints_a_token_the_local_issuer_signed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert (
-        main(["local", "token", "--org", "org_acme", "--role", "viewer", "--state-dir", str(tmp_path)]) == 0
-    )
-    token = capsys.readouterr().out.strip()
-    issuer = LocalIssuer(tmp_path)
-    claims = jwt.decode(token, issuer.public_key, algorithms=["RS256"], audience=issuer.audience)
-    assert (
-        claims["org_id"] == "org_acme" and claims["role"] == "viewer" and claims["iss"] == issuer.issuer_url
-    )
+    # GIVEN the product running with its AWS endpoint on a server, as `make run` has it
+    local = runtime.start(in_process=False, aws_port=0, api_port=0, state_dir=tmp_path)
+    try:
+        args = ["local", "token", "--org", "org_acme", "--role", "viewer", "--state-dir", str(tmp_path)]
+        args += ["--aws-url", str(local.cloud.endpoint_url), "--api-url", local.api_url]
+        # WHEN a developer asks for a viewer's token
+        assert main(args) == 0
+        token = capsys.readouterr().out.strip()
+        # THEN it is signed by the local issuer and names the org, never a role
+        issuer = LocalIssuer(tmp_path, base_url=local.api_url)
+        claims = jwt.decode(token, issuer.public_key, algorithms=["RS256"], audience=issuer.audience)
+        assert claims["org_id"] == "org_acme" and "role" not in claims and claims["iss"] == issuer.issuer_url
+        # AND the API knows them as a viewer of that org
+        request = urllib.request.Request(  # noqa: S310 - loopback
+            local.api_url + "/orgs/current", headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310
+            assert json.loads(reply.read())["your_role"] == "viewer"
+    finally:
+        local.stop()
+
+
+def test_local_token_says_when_the_local_cloud_is_not_running(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["local", "token", "--org", "org_acme", "--role", "viewer", "--state-dir", str(tmp_path)]
+    assert main([*args, "--aws-url", f"http://127.0.0.1:{runtime.free_port()}"]) == 1
+    assert "is `make run` running?" in capsys.readouterr().err
 
 
 def test_an_unknown_role_is_refused_by_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,6 +21,7 @@ import traceback
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -37,14 +38,20 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
+from functions.shared.access import ROUTE_ACCESS, Access
+from functions.shared.principal import Role
 from functions.tenancy.exceptions import InvalidToken, KeySetUnavailable
 from functions.tenancy.handlers import authorizer as authorizer_handler
 from functions.tenancy.integrations.jwks import JwksKeyResolver
-from functions.tenancy.settings import get_settings
+from functions.tenancy.logic.authorize import AuthorizerDeps, TokenVerifier
+from functions.tenancy.models.org import Member
+from functions.tenancy.settings import get_authorizer_settings, get_settings
 from infra.definitions import RouteDef
 from infra.local.front_door import MAX_BODY_BYTES, FrontDoor
 from infra.local.issuer import LocalIssuer
 from infra.local.openapi import build_openapi
+from tests.fakes.accounts import FakeClock
+from tests.fakes.tenancy import InMemoryTenancy, StaticPepper
 from tests.fixtures import front_door_handlers
 
 FIXTURES = "tests.fixtures.front_door_handlers"
@@ -175,10 +182,41 @@ def serving(door: FrontDoor) -> Iterator[Served]:
         thread.join(5)
 
 
+# The authorizer's stores, in memory: this module is about the front door, not DynamoDB (the
+# workflow tests run the whole authorizer against the local cloud).
+MEMBERS = InMemoryTenancy()
+TEST_ROUTES = {
+    ("GET", "/private/echo"): Access(Role.VIEWER, "echo.read", mutating=False),
+    ("DELETE", "/private/echo"): Access(Role.ADMIN, "echo.delete", mutating=True),
+    ("POST", "/widgets"): Access(Role.CONTRIBUTOR, "widget.create", mutating=True),
+    ("GET", "/widgets/{widget_id}"): Access(Role.VIEWER, "widget.read", mutating=False),
+}
+
+
+def member_token(issuer: LocalIssuer, role: str, user_id: str = "local-user") -> str:
+    """A token for a member of ORG whose role, looked up by the authorizer, is ``role``."""
+    now = datetime.now(UTC)
+    MEMBERS.members[(ORG, user_id)] = Member(
+        org_id=ORG, user_id=user_id, role=Role(role), added_by="test", added_at=now, updated_at=now
+    )
+    return issuer.mint(ORG, user_id)
+
+
 def reset_authorizer_caches() -> None:
     get_settings.cache_clear()
+    get_authorizer_settings.cache_clear()
     # The module currently imported: a local cloud started in this process re-imports handlers.
-    importlib.import_module(authorizer_handler.__name__)._verifier.cache_clear()
+    module = importlib.import_module(authorizer_handler.__name__)
+
+    def deps() -> AuthorizerDeps:
+        s = get_authorizer_settings()
+        keys = JwksKeyResolver(s.jwks_url, cache_seconds=s.jwks_cache_seconds)
+        verifier = TokenVerifier(keys, issuer=s.jwt_issuer, audience=s.jwt_audience)
+        return AuthorizerDeps(
+            verifier=verifier, keys=MEMBERS, pepper=StaticPepper(), audit=MEMBERS.audit, clock=FakeClock()
+        )
+
+    module._deps = deps  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module")
@@ -215,6 +253,8 @@ def api(lambdas: InProcessLambda, issuer: LocalIssuer) -> Iterator[Served]:
         env.setenv("JWT_ISSUER", issuer.issuer_url)
         env.setenv("JWT_AUDIENCE", issuer.audience)
         env.setenv("JWKS_URL", issuer.jwks_url)
+        for route, access in TEST_ROUTES.items():
+            env.setitem(ROUTE_ACCESS, route, access)
         reset_authorizer_caches()
         yield served
         reset_authorizer_caches()
@@ -479,7 +519,7 @@ def bearer(token: str) -> list[tuple[str, str]]:
 def test_a_valid_token_reaches_the_function_with_the_callers_org_and_role(
     api: Served, issuer: LocalIssuer
 ) -> None:
-    token = issuer.mint(ORG, "contributor", user_id="user-42")
+    token = member_token(issuer, "contributor", "user-42")
 
     status, _, body = api.request("GET", "/private/echo", headers=bearer(token))
 
@@ -495,7 +535,7 @@ def test_a_valid_token_reaches_the_function_with_the_callers_org_and_role(
 
 
 def test_the_header_name_and_scheme_may_be_lowercase(api: Served, issuer: LocalIssuer) -> None:
-    token = issuer.mint(ORG, "viewer")
+    token = member_token(issuer, "viewer")
 
     status, _, _ = api.request("GET", "/private/echo", headers=[("authorization", f"bearer {token}")])
 
@@ -505,14 +545,14 @@ def test_the_header_name_and_scheme_may_be_lowercase(api: Served, issuer: LocalI
 def test_a_new_role_takes_effect_on_the_next_request(api: Served, issuer: LocalIssuer) -> None:
     roles = []
     for role in ("viewer", "owner"):
-        _, _, body = api.request("GET", "/private/echo", headers=bearer(issuer.mint(ORG, role)))
+        _, _, body = api.request("GET", "/private/echo", headers=bearer(member_token(issuer, role)))
         roles.append(echoed(body)["requestContext"]["authorizer"]["role"])
 
     assert roles == ["viewer", "owner"]
 
 
 def test_a_real_powertools_function_behind_the_authorizer(api: Served, issuer: LocalIssuer) -> None:
-    headers = [*bearer(issuer.mint(ORG, "admin")), ("Content-Type", "application/json")]
+    headers = [*bearer(member_token(issuer, "admin")), ("Content-Type", "application/json")]
 
     read = api.json("GET", "/widgets/w-9", headers=headers)
     created = api.json("POST", "/widgets", headers=headers, body=b'{"name": "gear"}')
@@ -570,7 +610,7 @@ def test_tokens_the_issuer_did_not_vouch_for_are_401(
                 "role": "owner",
             }
         ),
-        "stranger_key_same_issuer_url": stranger.mint(ORG, "owner"),
+        "stranger_key_same_issuer_url": stranger.mint(ORG),
         "stranger_key_claiming_our_kid": stranger.sign(
             {
                 "iss": issuer.issuer_url,
@@ -599,7 +639,9 @@ def test_an_unreachable_jwks_is_a_500_not_a_401(
     reset_authorizer_caches()
     try:
         # WHEN a well-formed token arrives
-        status, headers, body = api.request("GET", "/private/echo", headers=bearer(issuer.mint(ORG, "owner")))
+        status, headers, body = api.request(
+            "GET", "/private/echo", headers=bearer(member_token(issuer, "owner"))
+        )
     finally:
         monkeypatch.undo()
         reset_authorizer_caches()

@@ -11,11 +11,21 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import ValidationError
 
+from functions.shared.principal import Role
 from functions.tenancy.exceptions import InvalidToken, KeySetUnavailable
-from functions.tenancy.logic.authorize import TokenVerifier, allow_policy, authorize, bearer_token
-from functions.tenancy.models.principal import Principal
-from functions.tenancy.settings import TenancySettings, get_settings
+from functions.tenancy.logic.authorize import (
+    AuthorizerDeps,
+    TokenVerifier,
+    VerifiedUser,
+    authorize,
+    bearer_token,
+    policy,
+)
+from functions.tenancy.settings import AuthorizerSettings as TenancySettings
+from functions.tenancy.settings import get_authorizer_settings as get_settings
 from infra.local.issuer import LocalIssuer
+from tests.fakes.accounts import FakeClock
+from tests.fakes.tenancy import InMemoryTenancy, StaticPepper
 
 METHOD_ARN = "arn:aws:execute-api:eu-west-1:111122223333:a1b2c3/prod/GET/accounts/conn-1"
 
@@ -70,42 +80,47 @@ def claims(issuer: LocalIssuer, **overrides: Any) -> dict[str, Any]:
     return {**base, **overrides}
 
 
-def test_a_valid_token_names_the_caller_org_and_role(issuer: LocalIssuer, verifier: TokenVerifier) -> None:
-    # GIVEN a token the issuer minted
-    token = issuer.mint("org_acme", "admin", user_id="user-42")
-
-    # WHEN it is verified
-    principal = verifier.verify(token)
-
-    # THEN the caller is known from the token alone
-    assert principal == Principal(user_id="user-42", org_id="org_acme", role="admin")
-
-
-@pytest.mark.parametrize("role", ["owner", "admin", "contributor", "viewer"])
-def test_every_role_is_accepted(issuer: LocalIssuer, verifier: TokenVerifier, role: str) -> None:
-    assert verifier.verify(issuer.mint("org_acme", role)).role == role
-
-
-def test_the_authorizer_answer_allows_the_whole_stage_and_passes_string_context(
+def test_a_valid_token_names_the_caller_and_org_never_a_role(
     issuer: LocalIssuer, verifier: TokenVerifier
 ) -> None:
-    # GIVEN a request with a valid bearer token
-    headers = {"Authorization": f"Bearer {issuer.mint('org_acme', 'viewer', user_id='user-42')}"}
+    # GIVEN a token the issuer minted
+    token = issuer.mint("org_acme", user_id="user-42")
+
+    # WHEN it is verified
+    user = verifier.verify(token)
+
+    # THEN the caller and their org are known; the role is looked up elsewhere
+    assert user == VerifiedUser(user_id="user-42", org_id="org_acme")
+
+
+def test_a_role_claim_in_a_token_is_ignored(issuer: LocalIssuer, verifier: TokenVerifier) -> None:
+    # GIVEN a viewer whose token claims owner
+    store = InMemoryTenancy()
+    _member(store, "user-42", Role.VIEWER)
+    token = issuer.sign(claims(issuer, role="owner"))
+    event = _event(token, "DELETE", "/accounts/{connection_id}")
+
+    # WHEN they try an admin route THEN the looked-up role decides: refused
+    with pytest.raises(Exception, match="needs role admin"):
+        authorize(event, _deps(verifier, store))
+
+
+def test_the_authorizer_allows_exactly_the_method_called_and_passes_string_context(
+    issuer: LocalIssuer, verifier: TokenVerifier
+) -> None:
+    # GIVEN a viewer with a valid bearer token
+    store = InMemoryTenancy()
+    _member(store, "user-42", Role.VIEWER)
+    event = _event(issuer.mint("org_acme", user_id="user-42"), "GET", "/accounts/{connection_id}")
 
     # WHEN the authorizer decides
-    answer = authorize(headers, None, METHOD_ARN, verifier)
+    answer = authorize(event, _deps(verifier, store))
 
-    # THEN the policy covers every method of the stage (API Gateway may cache it per token)
+    # THEN the policy covers the method called (never cached: TTL 0)
     assert answer["principalId"] == "user-42"
     assert answer["policyDocument"] == {
         "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Action": "execute-api:Invoke",
-                "Effect": "Allow",
-                "Resource": "arn:aws:execute-api:eu-west-1:111122223333:a1b2c3/prod/*",
-            }
-        ],
+        "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": METHOD_ARN}],
     }
     # AND the context carries strings only, as API Gateway requires
     assert answer["context"] == {
@@ -149,7 +164,7 @@ def test_an_unreachable_key_set_is_not_the_callers_fault(issuer: LocalIssuer) ->
 
     # WHEN a well-formed token arrives THEN the failure is ours (a 5xx), not a 401
     with pytest.raises(KeySetUnavailable):
-        verifier.verify(issuer.mint("org_acme", "admin"))
+        verifier.verify(issuer.mint("org_acme"))
 
 
 @pytest.mark.parametrize(
@@ -200,7 +215,7 @@ def test_anything_but_one_bearer_credential_is_refused(
 )
 def test_a_method_arn_that_names_no_stage_is_a_configuration_error(method_arn: str) -> None:
     with pytest.raises(ValueError, match="methodArn"):
-        allow_policy(Principal(user_id="u", org_id="org_a", role="viewer"), method_arn)
+        policy("Allow", "u", method_arn, {})
 
 
 @pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
@@ -262,3 +277,32 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp
         assert settings.jwt_leeway_seconds <= 30
     finally:
         get_settings.cache_clear()
+
+
+def _member(store: InMemoryTenancy, user_id: str, role: Role, org_id: str = "org_acme") -> None:
+    from datetime import UTC, datetime
+
+    from functions.tenancy.models.org import Member
+
+    now = datetime.now(UTC)
+    store.members[(org_id, user_id)] = Member(
+        org_id=org_id, user_id=user_id, role=role, added_by="test", added_at=now, updated_at=now
+    )
+
+
+def _event(token: str, method: str, resource: str) -> dict[str, Any]:
+    return {
+        "type": "REQUEST",
+        "methodArn": METHOD_ARN,
+        "httpMethod": method,
+        "resource": resource,
+        "path": resource,
+        "headers": {"Authorization": f"Bearer {token}"},
+        "requestContext": {"requestId": "req-1", "identity": {"sourceIp": "198.51.100.7"}},
+    }
+
+
+def _deps(verifier: TokenVerifier, store: InMemoryTenancy) -> AuthorizerDeps:
+    return AuthorizerDeps(
+        verifier=verifier, keys=store, pepper=StaticPepper(), audit=store.audit, clock=FakeClock()
+    )

@@ -23,7 +23,7 @@ class Api:
     local: LocalStackpilot
     org_id: str
     role: str
-    user_id: str = "local-user"
+    user_id: str = ""  # default: one user per role ("admin-user"), each a member with that role
 
     def request(
         self,
@@ -33,7 +33,7 @@ class Api:
         raw: bytes | None = None,
         content_type: str = "application/json",
     ) -> Reply:
-        token = self.local.token(self.org_id, self.role, self.user_id)
+        token = self.local.token(self.org_id, self.role, self.user_id or f"{self.role}-user")
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         request = urllib.request.Request(  # noqa: S310 - loopback test server
             self.local.api_url + path,

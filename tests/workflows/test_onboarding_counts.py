@@ -31,4 +31,7 @@ def test_one_onboarding_costs_seven_transitions_and_two_dozen_calls(stackpilot: 
     assert calls["sts:AssumeRole"] == 4 and calls["sts:GetCallerIdentity"] == 1
     assert calls["stepfunctions:StartExecution"] == 1 and calls["stepfunctions:SendTaskSuccess"] == 1
     assert calls["events:PutEvents"] == 1
-    assert sum(calls.values()) <= 24, calls
+    # Two audited changes (the connection, the outcome): each reads its chain's tail once and commits
+    # in one transaction with the change; the authorizer reads the caller's membership once.
+    assert calls["dynamodb:TransactWriteItems"] == 2
+    assert sum(calls.values()) <= 28, calls

@@ -12,6 +12,9 @@ from pynamodb.models import Model
 from functions.accounts.dal.models import CallbackRequestModel, ConnectionModel
 from functions.accounts.models.connection import CallbackRequest, CallbackStatus, Connection, ConnectionStatus
 from functions.accounts.settings import AccountsSettings
+from functions.shared import audit_store
+from functions.shared.audit import AuditDraft
+from functions.shared.audit_store import DynamoAuditLog, MutationConflict
 
 CALLBACK_RETENTION = timedelta(days=7)
 
@@ -35,6 +38,7 @@ def configure_from(settings: AccountsSettings) -> None:
         callbacks_table=settings.account_callbacks_table,
         region=settings.aws_region,
     )
+    audit_store.configure_from(settings)
 
 
 def _conditional_failed(exc: Exception) -> bool:
@@ -49,9 +53,16 @@ def _to_connection(item: ConnectionModel) -> Connection:
 
 
 class DynamoConnectionRepository:
-    def create(self, connection: Connection) -> None:
+    def __init__(self, audit: DynamoAuditLog | None = None) -> None:
+        self._audit = audit or DynamoAuditLog()
+
+    def create(self, connection: Connection, audit: AuditDraft | None = None) -> None:
         item = ConnectionModel(**connection.model_dump(mode="python"))
-        item.save(condition=ConnectionModel.connection_id.does_not_exist())
+        condition = ConnectionModel.connection_id.does_not_exist()
+        if audit is None:
+            item.save(condition=condition)
+            return
+        self._audit.transact(audit, lambda tx: tx.save(item, condition=condition))
 
     def get(self, org_id: str, connection_id: str) -> Connection | None:
         try:
@@ -95,6 +106,7 @@ class DynamoConnectionRepository:
         to: ConnectionStatus,
         *,
         allowed_from: Sequence[ConnectionStatus],
+        audit: AuditDraft | None = None,
         **changes: Any,
     ) -> Connection | None:
         item = ConnectionModel(org_id=connection.org_id, connection_id=connection.connection_id)
@@ -105,6 +117,12 @@ class DynamoConnectionRepository:
         condition = ConnectionModel.connection_id.exists() & ConnectionModel.status.is_in(
             *(s.value for s in allowed_from)
         )
+        if audit is not None:
+            try:
+                self._audit.transact(audit, lambda tx: tx.update(item, actions=actions, condition=condition))
+            except MutationConflict:
+                return None
+            return self.get(connection.org_id, connection.connection_id)
         try:
             item.update(actions=actions, condition=condition)
         except UpdateError as exc:

@@ -23,22 +23,28 @@ from functions.accounts.logic.connections import AccountsApiDeps, ConnectConfig
 from functions.accounts.models.api import ConnectAccountRequest, ConnectionList, ConnectionView
 from functions.accounts.settings import get_settings
 from functions.shared import aws
+from functions.shared.audit_store import AuditUnavailable, DynamoAuditLog
+from functions.shared.auditing import RequestInfo, request_info
 from functions.shared.clock import now
 from functions.shared.events import EventBridgePublisher
 from functions.shared.http import error, error_responses, invalid_request, refuse_non_json
 from functions.shared.observability import logger
 from functions.shared.principal import Forbidden, Principal, Unauthenticated
+from functions.shared.refusals import record_refusal
 
 log = logger("accounts")
 app = APIGatewayRestResolver(enable_validation=True)
 ConnectionIdPath = Annotated[str, Path(pattern=r"^conn_[a-z0-9]{26}$", description="A connection id")]
 
 
+AUDIT_LOG = DynamoAuditLog()
+
+
 def _deps() -> AccountsApiDeps:
     s = get_settings()
     repository.configure_from(s)
     return AccountsApiDeps(
-        connections=repository.DynamoConnectionRepository(),
+        connections=repository.DynamoConnectionRepository(AUDIT_LOG),
         templates=S3TemplateStore(aws.client("s3"), s.service_bucket),
         # reads (most requests) never start or stop a workflow
         workflow=StepFunctionsWorkflow(aws.LazyClient("stepfunctions"), s.connect_account_state_machine_arn),
@@ -64,15 +70,19 @@ def _principal() -> Principal:
     return Principal.from_authorizer_context(app.current_event.request_context.authorizer.raw_event)
 
 
+def _info() -> RequestInfo:
+    return request_info(app.current_event.raw_event)
+
+
 @app.post(
     "/accounts",
     status_code=201,
     summary="Connect an AWS account",
     responses={201: {"description": "The connection, PENDING, with its quick-create URL"}}
-    | error_responses(401, 403, 409, 415, 422, 503),
+    | error_responses(401, 403, 409, 415, 422, 503, ok=None),
 )
 def connect(body: Annotated[ConnectAccountRequest, Body()]) -> ConnectionView:
-    return connections.connect_account(DEPS, _principal(), body)
+    return connections.connect_account(DEPS, _principal(), body, _info())
 
 
 @app.get("/accounts", summary="List the org's account connections", responses=error_responses(401))
@@ -95,7 +105,7 @@ def get_one(connection_id: ConnectionIdPath) -> ConnectionView:
     responses=error_responses(401, 403, 404, 422),
 )
 def disconnect(connection_id: ConnectionIdPath) -> ConnectionView:
-    return connections.disconnect(DEPS, _principal(), connection_id)
+    return connections.disconnect(DEPS, _principal(), connection_id, _info())
 
 
 @app.exception_handler(RequestValidationError)
@@ -128,6 +138,12 @@ def _unauthenticated(exc: Unauthenticated) -> Response[Any]:
     return error(401, "Unauthorized")
 
 
+@app.exception_handler(AuditUnavailable)
+def _audit_unavailable(exc: AuditUnavailable) -> Response[Any]:
+    log.exception("audit log unavailable")
+    return error(503, str(exc))
+
+
 @app.exception_handler(ServiceUnavailable)
 def _unavailable(exc: ServiceUnavailable) -> Response[Any]:
     log.exception("dependency failure")
@@ -136,4 +152,7 @@ def _unavailable(exc: ServiceUnavailable) -> Response[Any]:
 
 @log.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return refuse_non_json(event) or app.resolve(event, context)
+    response = refuse_non_json(event) or app.resolve(event, context)
+    if not record_refusal(event, response, AUDIT_LOG, now):
+        log.error("could not record a refused request in the audit log")
+    return response

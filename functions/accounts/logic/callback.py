@@ -30,6 +30,7 @@ from functions.accounts.logic.response_url import ResponseUrlRejected
 from functions.accounts.models.callback import CustomResourceRequest
 from functions.accounts.models.connection import CallbackRequest, CallbackStatus, Connection, ConnectionStatus
 from functions.accounts.models.events import AccountDisconnected
+from functions.shared.auditing import service_draft
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +171,14 @@ def _delete(deps: CallbackDeps, req: CustomResourceRequest, stored: CallbackRequ
             connection,
             ConnectionStatus.DISCONNECTED,
             allowed_from=(ConnectionStatus.PENDING, ConnectionStatus.CONNECTED, ConnectionStatus.FAILED),
+            audit=service_draft(
+                org_id=connection.org_id,
+                service="accounts-callback",
+                action="account.disconnect",
+                target=f"connection:{connection.connection_id}",
+                time=deps.clock(),
+                reason="the customer deleted the role stack",
+            ),
             reason="the customer deleted the role stack",
             task_token=None,
             nonce_hash=None,

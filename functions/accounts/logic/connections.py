@@ -25,6 +25,7 @@ from functions.accounts.logic.stack_names import TEMPLATE_VERSION, onboarding_st
 from functions.accounts.models.api import ConnectAccountRequest, ConnectionView
 from functions.accounts.models.connection import Connection, ConnectionStatus
 from functions.accounts.models.events import AccountDisconnected
+from functions.shared.auditing import RequestInfo, draft
 from functions.shared.principal import Principal, Role, require_role
 
 STACK_NAME_PREFIX = "stackpilot-"
@@ -62,7 +63,7 @@ def execution_name(connection_id: str) -> str:
 
 
 def connect_account(
-    deps: AccountsApiDeps, principal: Principal, request: ConnectAccountRequest
+    deps: AccountsApiDeps, principal: Principal, request: ConnectAccountRequest, info: RequestInfo
 ) -> ConnectionView:
     require_role(principal, Role.ADMIN, "connecting an AWS account")
     cfg = deps.config
@@ -116,7 +117,15 @@ def connect_account(
         created_by=principal.user_id,
         execution_arn=_execution_arn(cfg.state_machine_arn, connection_id),
     )
-    deps.connections.create(connection)
+    audit = draft(
+        principal,
+        info,
+        action="account.connect",
+        target=f"connection:{connection_id}",
+        time=now,
+        reason=f"account {request.aws_account_id} in {request.region}",
+    )
+    deps.connections.create(connection, audit)
     try:
         deps.workflow.start(
             execution_name(connection_id),
@@ -142,19 +151,25 @@ def get_connection(deps: AccountsApiDeps, principal: Principal, connection_id: s
     return _view(deps, _load(deps, principal, connection_id))
 
 
-def disconnect(deps: AccountsApiDeps, principal: Principal, connection_id: str) -> ConnectionView:
+def disconnect(
+    deps: AccountsApiDeps, principal: Principal, connection_id: str, info: RequestInfo
+) -> ConnectionView:
     require_role(principal, Role.ADMIN, "disconnecting an AWS account")
     connection = _load(deps, principal, connection_id)
     if connection.status is ConnectionStatus.DISCONNECTED:
         return _view(deps, connection)
+    now = deps.clock()
     updated = deps.connections.transition(
         connection,
         ConnectionStatus.DISCONNECTED,
         allowed_from=(ConnectionStatus.PENDING, ConnectionStatus.CONNECTED, ConnectionStatus.FAILED),
-        reason=f"disconnected by {principal.user_id}; delete the customer stack to remove the role",
+        audit=draft(
+            principal, info, action="account.disconnect", target=f"connection:{connection_id}", time=now
+        ),
+        reason=f"disconnected by {principal.actor}; delete the customer stack to remove the role",
         nonce_hash=None,
         task_token=None,
-        updated_at=deps.clock(),
+        updated_at=now,
     )
     if updated is None:  # changed under us: report what it is now
         return _view(deps, _load(deps, principal, connection_id))

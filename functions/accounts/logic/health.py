@@ -11,6 +11,7 @@ from functions.accounts.logic.ports import Clock, ConnectionRepository, EventPub
 from functions.accounts.logic.verification import probe_role
 from functions.accounts.models.connection import Connection, ConnectionStatus, Health
 from functions.accounts.models.events import AccountUnhealthy
+from functions.shared.auditing import service_draft
 
 
 @dataclass(frozen=True)
@@ -39,13 +40,25 @@ def check_connection(deps: HealthDeps, connection: Connection) -> Health:
         health, reason = Health.HEALTHY, None
     except ConnectionRejected as rejected:
         health, reason = Health.UNHEALTHY, str(rejected)
+    now = deps.clock()
+    changed = health is not connection.health
+    audit = service_draft(
+        org_id=connection.org_id,
+        service="account-health",
+        action="account.health",
+        target=f"connection:{connection.connection_id}",
+        time=now,
+        result="succeeded" if health is Health.HEALTHY else "failed",
+        reason=reason or "healthy",
+    )
     updated = deps.connections.transition(
         connection,
         ConnectionStatus.CONNECTED,
         allowed_from=(ConnectionStatus.CONNECTED,),  # disconnected meanwhile: nothing to record
+        audit=audit if changed else None,  # a change of health is an outcome; a re-check is not
         health=health,
         health_reason=reason,
-        health_checked_at=deps.clock(),
+        health_checked_at=now,
     )
     if updated is not None and health is Health.UNHEALTHY and connection.health is not Health.UNHEALTHY:
         deps.events.publish(

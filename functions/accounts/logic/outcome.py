@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from functions.accounts.exceptions import ConnectionNotFound
 from functions.accounts.logic.ports import Clock, ConnectionRepository, EventPublisher
-from functions.accounts.models.connection import ConnectionStatus
+from functions.accounts.models.connection import Connection, ConnectionStatus
 from functions.accounts.models.events import AccountConnected, AccountConnectionFailed
+from functions.shared.audit import AuditDraft
+from functions.shared.auditing import Result, service_draft
 
 # Errors whose message is written for the user (domain exceptions); anything else is summarised.
 USER_FACING_ERRORS = frozenset(
@@ -72,6 +75,7 @@ def record_outcome(
             connection,
             ConnectionStatus.CONNECTED,
             allowed_from=(ConnectionStatus.PENDING, ConnectionStatus.CONNECTED, ConnectionStatus.FAILED),
+            audit=_outcome_entry(connection, now, "succeeded", None),
             role_arn=callback.get("role_arn") or connection.role_arn,
             stack_id=callback.get("stack_id") or connection.stack_id,
             connected_at=connection.connected_at or now,
@@ -104,6 +108,7 @@ def record_outcome(
         connection,
         ConnectionStatus.FAILED,
         allowed_from=(ConnectionStatus.PENDING, ConnectionStatus.CONNECTED, ConnectionStatus.FAILED),
+        audit=_outcome_entry(connection, now, "failed", reason),
         reason=reason,
         nonce_hash=None,
         task_token=None,
@@ -124,6 +129,18 @@ def record_outcome(
         ]
     )
     return updated.status
+
+
+def _outcome_entry(connection: Connection, now: datetime, result: Result, reason: str | None) -> AuditDraft:
+    return service_draft(
+        org_id=connection.org_id,
+        service="connect-account",
+        action="account.connect.outcome",
+        target=f"connection:{connection.connection_id}",
+        time=now,
+        result=result,
+        reason=reason,
+    )
 
 
 def _current(deps: OutcomeDeps, org_id: str, connection_id: str) -> ConnectionStatus:

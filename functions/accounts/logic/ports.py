@@ -7,11 +7,15 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from functions.accounts.models.connection import CallbackRequest, CallbackStatus, Connection, ConnectionStatus
+from functions.shared.audit import AuditDraft
 from functions.shared.events import DomainEvent
 
 
 class ConnectionRepository(Protocol):
-    def create(self, connection: Connection) -> None: ...
+    def create(self, connection: Connection, audit: AuditDraft | None = None) -> None:
+        """With ``audit``, the connection and its audit entry are written together or not at all."""
+        ...
+
     def get(self, org_id: str, connection_id: str) -> Connection | None: ...
     def find_by_id(self, connection_id: str) -> Connection | None: ...
     def list_for_org(self, org_id: str) -> list[Connection]: ...
@@ -24,9 +28,11 @@ class ConnectionRepository(Protocol):
         to: ConnectionStatus,
         *,
         allowed_from: Sequence[ConnectionStatus],
+        audit: AuditDraft | None = None,
         **changes: Any,
     ) -> Connection | None:
-        """Moves ``connection`` to ``to`` if it is still in one of ``allowed_from``; None otherwise."""
+        """Moves ``connection`` to ``to`` if it is still in one of ``allowed_from``; None otherwise.
+        With ``audit``, the change and its audit entry are written together or not at all."""
         ...
 
 

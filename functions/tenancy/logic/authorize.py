@@ -1,22 +1,31 @@
-"""Who is calling: verify the bearer token, then allow the caller into the API.
+"""Who is calling, and may they call this route: the REQUEST authorizer's decision.
 
-Everything here is refusal by default: a token is trusted only when its shape, header, signature
-(RS256 under a key the configured issuer publishes) and claims all check out. Every refusal is an
-``InvalidToken``; a key set that cannot be fetched is ``KeySetUnavailable`` (our fault, not theirs).
+1. Authenticate: an API key (``sp_...``) or an OIDC token. A token is trusted only when its shape,
+   header, signature (RS256 under a key the configured issuer publishes) and claims all check out.
+   Every refusal is an ``InvalidToken`` (a 401); a key set that cannot be fetched is
+   ``KeySetUnavailable`` (our fault, not theirs).
+2. Look the caller's role up (a token's own role claim is never trusted), so a role change takes
+   effect on the very next request.
+3. Apply the route's rule from ``functions.shared.access``. A refusal is an ``AccessDenied`` (a 403),
+   and a refused mutation is recorded in the org's audit log.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from functions.tenancy.exceptions import InvalidToken
-from functions.tenancy.logic.ports import KeyResolver
-from functions.tenancy.models.principal import Principal
+from functions.shared.access import decide, route_access
+from functions.shared.audit import AuditDraft, AuditLog
+from functions.shared.principal import Identity, OrgId, Principal, UserId
+from functions.tenancy.exceptions import AccessDenied, InvalidToken
+from functions.tenancy.logic import api_keys
+from functions.tenancy.logic.ports import Clock, KeyLookup, KeyResolver, Pepper
 
 MAX_TOKEN_CHARS = 16 * 1024
 ALGORITHMS = ["RS256"]  # pinned: never derived from the token's own header
@@ -31,6 +40,15 @@ _BEARER = re.compile(r"bearer +(\S+) *", re.IGNORECASE)
 _AUTHORIZATION = "authorization"
 
 
+class VerifiedUser(BaseModel):
+    """What a valid token establishes: who the user is, and which org they act in (if any)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user_id: UserId
+    org_id: OrgId | None = None
+
+
 class TokenVerifier:
     """Verifies OIDC access/ID tokens of one issuer and audience."""
 
@@ -40,7 +58,7 @@ class TokenVerifier:
         self._audience = audience
         self._leeway = leeway_seconds
 
-    def verify(self, token: str) -> Principal:
+    def verify(self, token: str) -> VerifiedUser:
         # Cheap shape checks first: junk never reaches the JWKS (an unknown kid forces a refetch).
         if len(token) > MAX_TOKEN_CHARS:
             raise InvalidToken("token too large")
@@ -71,15 +89,74 @@ class TokenVerifier:
         return _principal(claims)
 
 
-def authorize(
-    headers: Mapping[str, str] | None,
-    multi_value_headers: Mapping[str, Sequence[str]] | None,
-    method_arn: str,
-    verifier: TokenVerifier,
-) -> dict[str, Any]:
-    """The REQUEST authorizer's answer for a caller with a valid bearer token."""
-    principal = verifier.verify(bearer_token(headers, multi_value_headers))
-    return allow_policy(principal, method_arn)
+@dataclass(frozen=True)
+class AuthorizerDeps:
+    verifier: TokenVerifier
+    keys: KeyLookup  # members' roles and API keys
+    pepper: Pepper
+    audit: AuditLog
+    clock: Clock
+
+
+def authorize(event: Mapping[str, Any], deps: AuthorizerDeps) -> dict[str, Any]:
+    """The REQUEST authorizer's answer: an Allow policy with the caller in ``context``.
+
+    Raises InvalidToken (401) or AccessDenied (403).
+    """
+    credential = bearer_token(event.get("headers"), event.get("multiValueHeaders"))
+    method, resource = str(event.get("httpMethod") or ""), str(event.get("resource") or "")
+    access = route_access(method, resource)
+    principal: Principal | None = None
+    org_id: str | None = None  # the org the caller acts in, member or not
+    if api_keys.looks_like_key(credential):
+        principal = api_keys.authenticate(deps.keys, deps.pepper, credential, deps.clock())
+        identity = Identity(user_id=principal.user_id, principal_type="api_key")
+        org_id = principal.org_id
+    else:
+        user = deps.verifier.verify(credential)
+        identity = Identity(user_id=user.user_id)
+        org_id = user.org_id
+        role = deps.keys.role_of(user.org_id, user.user_id) if user.org_id else None
+        if user.org_id and role:
+            principal = Principal(org_id=user.org_id, role=role, user_id=user.user_id)
+    decision = decide(access, principal.role if principal else None, identity.principal_type)
+    if not decision.allowed:
+        if access is not None and access.mutating:
+            _record_refusal(event, deps, access.action, org_id, principal, identity, decision.reason)
+        raise AccessDenied(decision.reason)
+    context = principal.as_context() if principal else {"user_id": identity.user_id, "principal_type": "user"}
+    return policy("Allow", context.get("key_id") or identity.user_id, str(event["methodArn"]), context)
+
+
+def _record_refusal(
+    event: Mapping[str, Any],
+    deps: AuthorizerDeps,
+    action: str,
+    org_id: str | None,
+    principal: Principal | None,
+    identity: Identity,
+    reason: str,
+) -> None:
+    """A refused mutation goes into the log of the org the caller acted in (a token's org claim,
+    even for a non-member: that org's owners want to see who knocked)."""
+    if org_id is None:
+        return  # no org to attach it to: the log line is all there is
+    context = event.get("requestContext") or {}
+    actor = principal.actor if principal else f"user:{identity.user_id}"
+    deps.audit.record(
+        AuditDraft(
+            org_id=org_id,
+            actor=actor,
+            actor_type=identity.principal_type,
+            action=action,
+            target=str(event.get("path") or ""),
+            result="denied",
+            reason=reason,
+            request_id=context.get("requestId"),
+            source=str((context.get("identity") or {}).get("sourceIp") or "api"),
+            time=deps.clock(),
+        )
+    )
 
 
 def bearer_token(
@@ -101,21 +178,17 @@ def bearer_token(
     return match.group(1)
 
 
-def allow_policy(principal: Principal, method_arn: str) -> dict[str, Any]:
-    """Allow the caller into every method of this API stage.
-
-    API Gateway may cache an authorizer's answer per token, so the policy must not be narrowed to
-    the one method that was called; what the caller may do is decided by the API from ``context``.
-    """
+def policy(effect: str, principal_id: str, method_arn: str, context: Mapping[str, str]) -> dict[str, Any]:
+    """A policy for exactly the method called: the answer depends on the route, and is never cached
+    (the authorizer's TTL is 0), so a changed role or a revoked key counts on the next request."""
+    _stage_arn(method_arn)  # refuses a malformed methodArn
     return {
-        "principalId": principal.user_id,
+        "principalId": principal_id,
         "policyDocument": {
             "Version": "2012-10-17",
-            "Statement": [
-                {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": _stage_arn(method_arn)}
-            ],
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": method_arn}],
         },
-        "context": principal.as_context(),
+        "context": dict(context),
     }
 
 
@@ -134,9 +207,9 @@ def _key_id(token: str) -> str:
     return kid
 
 
-def _principal(claims: Mapping[str, Any]) -> Principal:
+def _principal(claims: Mapping[str, Any]) -> VerifiedUser:
     try:
-        return Principal(user_id=claims.get("sub"), org_id=claims.get("org_id"), role=claims.get("role"))
+        return VerifiedUser(user_id=claims.get("sub"), org_id=claims.get("org_id"))
     except ValidationError as error:
         fields = sorted({str(e["loc"][0]) for e in error.errors() if e["loc"]})
         raise InvalidToken(f"stackpilot claims invalid: {fields}") from None

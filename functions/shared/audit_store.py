@@ -1,0 +1,148 @@
+"""The audit log in DynamoDB: one hash chain per org, append-only.
+
+Entries are keyed (org_id, seq). Appending reads the org's last entry, chains the new one to it and
+puts it on condition that its seq is still free; two writers racing for a seq cannot both win, and
+the loser re-reads and chains again. The functions' IAM allows PutItem and reads on this table,
+never UpdateItem or DeleteItem.
+
+A mutation and its entry commit in one DynamoDB transaction (``transact``): if the entry cannot be
+written, the mutation does not happen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.connection import Connection
+from pynamodb.exceptions import PutError, PynamoDBException, TransactWriteError
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from functions.shared.audit import AuditDraft, AuditEntry, chain
+from functions.shared.settings import ServiceSettings
+
+MAX_ATTEMPTS = 8
+
+
+class AuditEntryModel(Model):
+    class Meta:
+        table_name = "audit"  # bound to the real name by configure()
+        billing_mode = "PAY_PER_REQUEST"
+
+    org_id = UnicodeAttribute(hash_key=True)
+    seq = NumberAttribute(range_key=True)
+    time = UTCDateTimeAttribute()
+    actor = UnicodeAttribute()
+    actor_type = UnicodeAttribute()
+    action = UnicodeAttribute()
+    target = UnicodeAttribute()
+    result = UnicodeAttribute()
+    reason = UnicodeAttribute(null=True)
+    request_id = UnicodeAttribute(null=True)
+    source = UnicodeAttribute()
+    prev_hash = UnicodeAttribute()
+    hash = UnicodeAttribute()
+
+
+class AuditUnavailable(Exception):
+    """The entry could not be written, so nothing was changed (a 503)."""
+
+
+class MutationConflict(Exception):
+    """A write that shared the transaction with the entry failed its own condition.
+
+    ``failed`` lists the positions (in the order ``writes`` added them) whose condition failed.
+    """
+
+    def __init__(self, failed: list[int]) -> None:
+        super().__init__(f"conditions failed at {failed}")
+        self.failed = failed
+
+
+def configure(table: str, region: str) -> None:
+    meta: Any = AuditEntryModel.Meta
+    meta.table_name = table
+    meta.region = region
+    AuditEntryModel._connection = None
+
+
+def configure_from(settings: ServiceSettings) -> None:
+    configure(settings.audit_table, settings.aws_region)
+
+
+def _to_entry(item: AuditEntryModel) -> AuditEntry:
+    return AuditEntry.model_validate({name: getattr(item, name) for name in AuditEntry.model_fields})
+
+
+def _to_item(entry: AuditEntry) -> AuditEntryModel:
+    return AuditEntryModel(**entry.model_dump(mode="python"))
+
+
+class DynamoAuditLog:
+    """``AuditLog`` on the audit table, plus the transactional append the repositories use."""
+
+    def record(self, draft: AuditDraft) -> AuditEntry:
+        return self.transact(draft, None)
+
+    def transact(self, draft: AuditDraft, writes: Callable[[TransactWrite], None] | None) -> AuditEntry:
+        """Appends ``draft`` to its org's chain; with ``writes``, in one transaction with them."""
+        for _ in range(MAX_ATTEMPTS):
+            entry = chain(draft, self.last(draft.org_id))
+            item = _to_item(entry)
+            free = AuditEntryModel.seq.does_not_exist()
+            try:
+                if writes is None:
+                    item.save(condition=free)
+                else:
+                    meta: Any = AuditEntryModel.Meta
+                    with TransactWrite(connection=Connection(region=meta.region)) as tx:
+                        writes(tx)
+                        tx.save(item, condition=free)
+                return entry
+            except PutError as exc:
+                if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+                    raise AuditUnavailable("the audit entry could not be written") from exc
+            except TransactWriteError as exc:
+                failed = _failed_positions(exc)
+                if failed is None:
+                    raise AuditUnavailable("the audit entry could not be written") from exc
+                *mutations, audit_slot = failed
+                if any(mutations):
+                    raise MutationConflict([i for i, bad in enumerate(mutations) if bad]) from None
+                if not audit_slot:
+                    raise AuditUnavailable("the transaction was refused") from exc
+            except PynamoDBException as exc:
+                raise AuditUnavailable("the audit entry could not be written") from exc
+            # Another writer took this seq: chain onto its entry and try again.
+        raise AuditUnavailable("the audit log is too busy for this org right now; nothing was changed")
+
+    def last(self, org_id: str) -> AuditEntry | None:
+        for item in AuditEntryModel.query(org_id, scan_index_forward=False, limit=1, consistent_read=True):
+            return _to_entry(item)
+        return None
+
+    def entries(self, org_id: str, after_seq: int = 0) -> Iterator[AuditEntry]:
+        """The org's chain in order, from ``after_seq + 1`` (paginated under the hood)."""
+        condition = AuditEntryModel.seq > after_seq
+        for item in AuditEntryModel.query(org_id, condition, consistent_read=True):
+            yield _to_entry(item)
+
+    def newest_first(self, org_id: str, before_seq: int | None = None) -> Iterator[AuditEntry]:
+        condition = AuditEntryModel.seq < before_seq if before_seq is not None else None
+        for item in AuditEntryModel.query(org_id, condition, scan_index_forward=False, consistent_read=True):
+            yield _to_entry(item)
+
+
+def _failed_positions(exc: TransactWriteError) -> list[bool] | None:
+    """Which transaction items failed a condition (None if the transaction failed otherwise)."""
+    if exc.cause_response_code != "TransactionCanceledException":
+        return None
+    reasons = exc.cancellation_reasons
+    if not reasons:
+        return None
+    failed = [r is not None and r.code == "ConditionalCheckFailed" for r in reasons]
+    if not any(failed):
+        return None
+    return failed

@@ -1,0 +1,62 @@
+"""pynamodb models of the tenancy tables (the CDK app and the local cloud create tables from these)."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+
+class OrgModel(Model):
+    class Meta:
+        table_name = "orgs"
+        billing_mode = "PAY_PER_REQUEST"
+
+    org_id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    created_by = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    owner_count = NumberAttribute()  # kept in the same transaction as every owner change
+
+
+class MemberModel(Model):
+    class Meta:
+        table_name = "members"
+        billing_mode = "PAY_PER_REQUEST"
+
+    org_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute(range_key=True)
+    role = UnicodeAttribute()
+    added_by = UnicodeAttribute()
+    added_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
+class OrgKeysIndex(GlobalSecondaryIndex["ApiKeyModel"]):  # type: ignore[no-untyped-call]
+    """Listing an org's keys; the authorizer reads by key id (the hash key)."""
+
+    class Meta:
+        index_name = "org_id-index"
+        projection = AllProjection()
+
+    org_id = UnicodeAttribute(hash_key=True)
+    key_id = UnicodeAttribute(range_key=True)
+
+
+class ApiKeyModel(Model):
+    class Meta:
+        table_name = "api-keys"
+        billing_mode = "PAY_PER_REQUEST"
+
+    key_id = UnicodeAttribute(hash_key=True)
+    org_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    role = UnicodeAttribute()
+    created_by = UnicodeAttribute()
+    key_hash = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    expires_at = UTCDateTimeAttribute()
+    revoked_at = UTCDateTimeAttribute(null=True)
+    last_used_at = UTCDateTimeAttribute(null=True)
+
+    by_org = OrgKeysIndex()

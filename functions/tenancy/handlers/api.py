@@ -1,0 +1,261 @@
+"""REST API of the tenancy domain: orgs, members, API keys and the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.shared import audit_store, aws
+from functions.shared.audit import AuditExport
+from functions.shared.audit_store import AuditUnavailable, DynamoAuditLog
+from functions.shared.auditing import RequestInfo, request_info
+from functions.shared.clock import now
+from functions.shared.http import error, error_responses, invalid_request, refuse_non_json
+from functions.shared.observability import logger
+from functions.shared.principal import Forbidden, Identity, Principal, Unauthenticated
+from functions.shared.refusals import record_refusal
+from functions.tenancy.dal import repository
+from functions.tenancy.exceptions import Conflict, InvalidRequest, KeySetUnavailable, NotFound
+from functions.tenancy.integrations.pepper import SecretsManagerPepper
+from functions.tenancy.logic import api_keys, audit_log, orgs
+from functions.tenancy.logic.api_keys import ApiKeysDeps
+from functions.tenancy.logic.audit_log import AuditDeps, AuditFilter
+from functions.tenancy.logic.orgs import OrgsDeps
+from functions.tenancy.models.api import (
+    AddMemberRequest,
+    ApiKeyList,
+    ApiKeyView,
+    AuditPage,
+    AuditVerification,
+    ChangeRoleRequest,
+    CreateApiKeyRequest,
+    CreatedApiKey,
+    CreateOrgRequest,
+    MemberList,
+    MemberView,
+    OrgView,
+    RenameOrgRequest,
+)
+from functions.tenancy.settings import get_settings
+
+log = logger("tenancy")
+app = APIGatewayRestResolver(enable_validation=True)
+UserIdPath = Annotated[str, Path(min_length=1, max_length=255, description="The member's user id")]
+KeyIdPath = Annotated[str, Path(pattern=r"^[a-z2-7]{12}$", description="The key id (after 'sp_')")]
+Since = Annotated[datetime | None, Query(description="From this time on (ISO 8601, inclusive)")]
+Until = Annotated[datetime | None, Query(description="Before this time (ISO 8601, exclusive)")]
+
+
+def _deps() -> tuple[OrgsDeps, ApiKeysDeps, AuditDeps, DynamoAuditLog]:
+    s = get_settings()
+    repository.configure(
+        orgs_table=s.orgs_table,
+        members_table=s.members_table,
+        api_keys_table=s.api_keys_table,
+        region=s.aws_region,
+    )
+    audit_store.configure_from(s)
+    audit = DynamoAuditLog()
+    store = repository.DynamoTenancyStore(audit)
+    pepper = SecretsManagerPepper(aws.LazyClient("secretsmanager"), s.api_key_pepper_secret)
+    return OrgsDeps(store, now), ApiKeysDeps(store, pepper, now), AuditDeps(audit, now), audit
+
+
+ORGS, KEYS, AUDIT, AUDIT_LOG = _deps()
+
+
+def _principal() -> Principal:
+    return Principal.from_authorizer_context(app.current_event.request_context.authorizer.raw_event)
+
+
+def _info() -> RequestInfo:
+    return request_info(app.current_event.raw_event)
+
+
+# -- orgs ------------------------------------------------------------------------------------------
+
+
+@app.post(
+    "/orgs",
+    status_code=201,
+    summary="Create an org (you become its first owner)",
+    responses={201: {"description": "The new org"}} | error_responses(401, 403, 415, 422, 503, ok=None),
+)
+def create_org(body: Annotated[CreateOrgRequest, Body()]) -> OrgView:
+    identity = Identity.from_authorizer_context(app.current_event.request_context.authorizer.raw_event)
+    return orgs.create_org(ORGS, identity, body, _info())
+
+
+@app.get(
+    "/orgs/current", summary="The org you act in, and your role there", responses=error_responses(401, 403)
+)
+def current_org() -> OrgView:
+    return orgs.current_org(ORGS, _principal())
+
+
+@app.patch(
+    "/orgs/current", summary="Rename the org (owner)", responses=error_responses(401, 403, 404, 415, 422, 503)
+)
+def rename_org(body: Annotated[RenameOrgRequest, Body()]) -> OrgView:
+    return orgs.rename_org(ORGS, _principal(), body, _info())
+
+
+# -- members ---------------------------------------------------------------------------------------
+
+
+@app.get("/members", summary="List the org's members and their roles", responses=error_responses(401, 403))
+def list_members() -> MemberList:
+    return MemberList(items=orgs.list_members(ORGS, _principal()))
+
+
+@app.post(
+    "/members",
+    status_code=201,
+    summary="Add a member with a role",
+    responses={201: {"description": "The new member"}}
+    | error_responses(401, 403, 409, 415, 422, 503, ok=None),
+)
+def add_member(body: Annotated[AddMemberRequest, Body()]) -> MemberView:
+    return orgs.add_member(ORGS, _principal(), body, _info())
+
+
+@app.patch(
+    "/members/<user_id>",
+    summary="Change a member's role (effective on their next request)",
+    responses=error_responses(401, 403, 404, 409, 415, 422, 503),
+)
+def change_role(user_id: UserIdPath, body: Annotated[ChangeRoleRequest, Body()]) -> MemberView:
+    return orgs.change_role(ORGS, _principal(), user_id, body, _info())
+
+
+@app.delete(
+    "/members/<user_id>",
+    status_code=204,
+    summary="Remove a member (their API keys stop working)",
+    responses={204: {"description": "Removed", "content": {}}}
+    | error_responses(401, 403, 404, 409, 422, 503, ok=None),
+)
+def remove_member(user_id: UserIdPath) -> Response[Any]:
+    orgs.remove_member(ORGS, _principal(), user_id, _info())
+    return Response(status_code=204)
+
+
+# -- API keys --------------------------------------------------------------------------------------
+
+
+@app.post(
+    "/api-keys",
+    status_code=201,
+    summary="Create an API key (shown once)",
+    responses={201: {"description": "The key, shown this once"}}
+    | error_responses(401, 403, 409, 415, 422, 503, ok=None),
+)
+def create_key(body: Annotated[CreateApiKeyRequest, Body()]) -> CreatedApiKey:
+    return api_keys.create_key(KEYS, _principal(), body, _info())
+
+
+@app.get("/api-keys", summary="List the org's API keys (never the keys)", responses=error_responses(401, 403))
+def list_keys() -> ApiKeyList:
+    return ApiKeyList(items=api_keys.list_keys(KEYS, _principal()))
+
+
+@app.delete(
+    "/api-keys/<key_id>",
+    summary="Revoke an API key (at once)",
+    responses=error_responses(401, 403, 404, 422, 503),
+)
+def revoke_key(key_id: KeyIdPath) -> ApiKeyView:
+    return api_keys.revoke_key(KEYS, _principal(), key_id, _info())
+
+
+# -- audit log -------------------------------------------------------------------------------------
+
+
+@app.get("/audit", summary="The org's audit log, newest first", responses=error_responses(401, 403, 422))
+def list_audit(
+    since: Since = None,
+    until: Until = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    actor: Annotated[str | None, Query(max_length=300)] = None,
+    result: Annotated[str | None, Query(pattern="^(succeeded|denied|failed)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[int | None, Query(ge=1, description="next_cursor of the previous page")] = None,
+) -> AuditPage:
+    flt = AuditFilter(action=action, actor=actor, result=result, since=since, until=until)
+    return audit_log.page(AUDIT, _principal(), flt, limit, cursor)
+
+
+@app.get(
+    "/audit/export",
+    summary="The whole hash chain for a period, to keep and verify offline",
+    responses=error_responses(401, 403, 422),
+)
+def export_audit(since: Since = None, until: Until = None) -> AuditExport:
+    return audit_log.export(AUDIT, _principal(), since, until)
+
+
+@app.get(
+    "/audit/verify",
+    summary="Check the org's whole chain; names the first entry altered, removed, reordered or inserted",
+    responses=error_responses(401, 403),
+)
+def verify_audit() -> AuditVerification:
+    return audit_log.verify_chain(AUDIT, _principal())
+
+
+# -- errors ----------------------------------------------------------------------------------------
+
+
+@app.exception_handler(RequestValidationError)
+def _malformed(exc: RequestValidationError) -> Response[Any]:
+    return invalid_request(exc.errors())
+
+
+@app.exception_handler(InvalidRequest)
+def _invalid(exc: InvalidRequest) -> Response[Any]:
+    return invalid_request([{"loc": ("query", exc.field), "msg": exc.message}])
+
+
+@app.exception_handler(NotFound)
+def _not_found(exc: NotFound) -> Response[Any]:
+    return error(404, str(exc))
+
+
+@app.exception_handler(Conflict)
+def _conflict(exc: Conflict) -> Response[Any]:
+    return error(409, str(exc))
+
+
+@app.exception_handler(Forbidden)
+def _forbidden(exc: Forbidden) -> Response[Any]:
+    return error(403, str(exc))
+
+
+@app.exception_handler(Unauthenticated)
+def _unauthenticated(exc: Unauthenticated) -> Response[Any]:
+    return error(403, "this route needs a member of an org")
+
+
+@app.exception_handler(AuditUnavailable)
+def _audit_unavailable(exc: AuditUnavailable) -> Response[Any]:
+    log.exception("audit log unavailable")
+    return error(503, str(exc))
+
+
+@app.exception_handler(KeySetUnavailable)
+def _pepper_unavailable(exc: KeySetUnavailable) -> Response[Any]:
+    log.exception("secret store unavailable")
+    return error(503, "a dependency failed; nothing was changed")
+
+
+@log.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    response = refuse_non_json(event) or app.resolve(event, context)
+    if not record_refusal(event, response, AUDIT_LOG, now):
+        log.error("could not record a refused request in the audit log")
+    return response
