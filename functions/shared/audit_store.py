@@ -11,6 +11,7 @@ written, the mutation does not happen.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -90,6 +91,7 @@ class DynamoAuditLog:
         """Appends ``draft`` to its org's chain; with ``writes``, in one transaction with them."""
         for _ in range(MAX_ATTEMPTS):
             entry = chain(draft, self.last(draft.org_id))
+            recorder: _Recorder | None = None
             item = _to_item(entry)
             free = AuditEntryModel.seq.does_not_exist()
             try:
@@ -97,15 +99,16 @@ class DynamoAuditLog:
                     item.save(condition=free)
                 else:
                     meta: Any = AuditEntryModel.Meta
-                    with TransactWrite(connection=Connection(region=meta.region)) as tx:
-                        writes(tx)
-                        tx.save(item, condition=free)
+                    with TransactWrite(connection=_connection(meta.region)) as tx:
+                        recorder = _Recorder(tx)
+                        writes(recorder)  # type: ignore[arg-type]
+                        recorder.save(item, condition=free)
                 return entry
             except PutError as exc:
                 if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
                     raise AuditUnavailable("the audit entry could not be written") from exc
             except TransactWriteError as exc:
-                failed = _failed_positions(exc)
+                failed = _failed_positions(exc, recorder.kinds if recorder else [])
                 if failed is None:
                     raise AuditUnavailable("the audit entry could not be written") from exc
                 *mutations, audit_slot = failed
@@ -135,14 +138,52 @@ class DynamoAuditLog:
             yield _to_entry(item)
 
 
-def _failed_positions(exc: TransactWriteError) -> list[bool] | None:
-    """Which transaction items failed a condition (None if the transaction failed otherwise)."""
+class _Recorder:
+    """Forwards writes to a TransactWrite and remembers their kinds, in the order they were added:
+    pynamodb sends condition checks, then deletes, puts and updates, whatever the order they were
+    added in, and DynamoDB's cancellation reasons follow the order sent."""
+
+    _SENT_ORDER = ("check", "delete", "put", "update")
+
+    def __init__(self, tx: TransactWrite) -> None:
+        self._tx = tx
+        self.kinds: list[str] = []
+
+    def condition_check(self, *args: Any, **kwargs: Any) -> None:
+        self.kinds.append("check")
+        self._tx.condition_check(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> None:
+        self.kinds.append("delete")
+        self._tx.delete(*args, **kwargs)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.kinds.append("put")
+        self._tx.save(*args, **kwargs)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.kinds.append("update")
+        self._tx.update(*args, **kwargs)
+
+
+@functools.cache
+def _connection(region: str) -> Connection:
+    """One connection (one botocore client) per process, not one per transaction."""
+    return Connection(region=region)
+
+
+def _failed_positions(exc: TransactWriteError, kinds: list[str]) -> list[bool] | None:
+    """Which items, in the order they were added, failed a condition (None if the transaction
+    failed otherwise)."""
     if exc.cause_response_code != "TransactionCanceledException":
         return None
     reasons = exc.cancellation_reasons
-    if not reasons:
+    if not reasons or len(reasons) != len(kinds):
         return None
-    failed = [r is not None and r.code == "ConditionalCheckFailed" for r in reasons]
+    sent = [i for kind in _Recorder._SENT_ORDER for i, k in enumerate(kinds) if k == kind]
+    failed = [False] * len(kinds)
+    for position, reason in zip(sent, reasons, strict=True):
+        failed[position] = reason is not None and reason.code == "ConditionalCheckFailed"
     if not any(failed):
         return None
     return failed

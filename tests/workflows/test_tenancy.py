@@ -142,3 +142,16 @@ def test_tampering_with_the_live_table_is_named_by_verify(stackpilot: LocalStack
         "insert": {"inserted", "altered"},
     }
     assert result["first_bad"]["problem"] in expected[tamper], result
+
+
+def test_conflicts_in_dynamodb_transactions_name_the_right_cause(stackpilot: LocalStackpilot) -> None:
+    # pynamodb sends a transaction's writes in its own order (checks, deletes, puts, updates); the
+    # audit store maps DynamoDB's cancellation reasons back, so each conflict says what it is.
+    owner = Api(stackpilot, org_id="org_conflicts", role="owner")
+    assert owner.request("POST", "/members", {"user_id": "vic", "role": "viewer"}).status == 201
+    twice = owner.request("POST", "/members", {"user_id": "vic", "role": "viewer"})
+    assert twice.status == 409 and "already a member" in twice.body["message"]
+    last = owner.request("PATCH", "/members/owner-user", {"role": "admin"})
+    assert last.status == 409 and "at least one owner" in last.body["message"]
+    leave = owner.request("DELETE", "/members/owner-user")
+    assert leave.status == 409 and "at least one owner" in leave.body["message"]
