@@ -22,6 +22,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from functions.shared.audit import AuditDraft, AuditEntry, chain
+from functions.shared.dynamo import bind
 from functions.shared.settings import ServiceSettings
 
 MAX_ATTEMPTS = 8
@@ -63,10 +64,7 @@ class MutationConflict(Exception):
 
 
 def configure(table: str, region: str) -> None:
-    meta: Any = AuditEntryModel.Meta
-    meta.table_name = table
-    meta.region = region
-    AuditEntryModel._connection = None
+    bind(region, {AuditEntryModel: table})
 
 
 def configure_from(settings: ServiceSettings) -> None:

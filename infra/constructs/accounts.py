@@ -15,7 +15,7 @@ from constructs import Construct
 from functions.accounts.logic.stack_names import CONTROL_PATH, deploy_role_name
 from infra.constructs import nag
 from infra.constructs.callback_topics import topic_arn
-from infra.constructs.service_function import Platform, ServiceFunction
+from infra.constructs.service_function import Platform, ServiceFunction, domain_functions
 from infra.definitions import TOPICS, FunctionDef, Grant, Names
 
 DOMAIN = "accounts"
@@ -33,11 +33,7 @@ class Accounts(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         names = platform.names
-        if any(d.domain != DOMAIN for d in definitions):
-            raise ValueError(f"Accounts builds {DOMAIN} functions only")
-        self.functions = {
-            d.key: ServiceFunction(self, d.construct_id, definition=d, platform=platform) for d in definitions
-        }
+        self.functions = domain_functions(self, platform, definitions, DOMAIN)
         self.log_bucket, self.bucket = self._buckets(platform)
         self.assumer_role = self._assumer_role(
             platform, [self.functions[d.key] for d in definitions if ASSUME in d.grants]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from constructs import Construct
 
-from infra.constructs.service_function import Platform, ServiceFunction
+from infra.constructs.service_function import Platform, domain_functions
 from infra.definitions import FunctionDef
 
 DOMAIN = "secrets"
@@ -18,8 +18,4 @@ class Secrets(Construct):
         self, scope: Construct, construct_id: str, *, platform: Platform, definitions: Sequence[FunctionDef]
     ) -> None:
         super().__init__(scope, construct_id)
-        if any(d.domain != DOMAIN for d in definitions):
-            raise ValueError(f"Secrets builds {DOMAIN} functions only")
-        self.functions = {
-            d.key: ServiceFunction(self, d.construct_id, definition=d, platform=platform) for d in definitions
-        }
+        self.functions = domain_functions(self, platform, definitions, DOMAIN)

@@ -9,7 +9,7 @@ dead-letter queue with bounded retries for asynchronous invokes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -355,3 +355,15 @@ _GRANTS: dict[tuple[str, str], Callable[[ServiceFunction, GrantTargets, str], No
     ("task_tokens", "write"): _task_tokens,
     ("assumer_role", "assume"): _assume_assumer_role,
 }
+
+
+def domain_functions(
+    scope: Construct, platform: Platform, definitions: Sequence[FunctionDef], domain: str
+) -> dict[str, ServiceFunction]:
+    """One ``ServiceFunction`` per definition; a domain construct builds its own domain's only."""
+    strangers = [d.key for d in definitions if d.domain != domain]
+    if strangers:
+        raise ValueError(f"the {domain} construct builds {domain} functions only, not {strangers}")
+    return {
+        d.key: ServiceFunction(scope, d.construct_id, definition=d, platform=platform) for d in definitions
+    }

@@ -13,7 +13,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.constructs import nag
-from infra.constructs.service_function import Platform, ServiceFunction
+from infra.constructs.service_function import Platform, domain_functions
 from infra.definitions import FunctionDef
 
 DOMAIN = "tenancy"
@@ -24,11 +24,7 @@ class Tenancy(Construct):
         self, scope: Construct, construct_id: str, *, platform: Platform, definitions: Sequence[FunctionDef]
     ) -> None:
         super().__init__(scope, construct_id)
-        if any(d.domain != DOMAIN for d in definitions):
-            raise ValueError(f"Tenancy builds {DOMAIN} functions only")
-        self.functions = {
-            d.key: ServiceFunction(self, d.construct_id, definition=d, platform=platform) for d in definitions
-        }
+        self.functions = domain_functions(self, platform, definitions, DOMAIN)
         # API keys are stored as HMAC-SHA256(pepper, key): a stolen table alone cannot test guesses.
         self.pepper = secretsmanager.Secret(
             self,

@@ -24,6 +24,7 @@ class Api:
     org_id: str
     role: str
     user_id: str = ""  # default: one user per role ("admin-user"), each a member with that role
+    credential: str | None = None  # a given token or API key instead of a minted member's token
 
     def request(
         self,
@@ -33,7 +34,9 @@ class Api:
         raw: bytes | None = None,
         content_type: str = "application/json",
     ) -> Reply:
-        token = self.local.token(self.org_id, self.role, self.user_id or f"{self.role}-user")
+        token = self.credential or self.local.token(
+            self.org_id, self.role, self.user_id or f"{self.role}-user"
+        )
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         request = urllib.request.Request(  # noqa: S310 - loopback test server
             self.local.api_url + path,

@@ -4,8 +4,6 @@ that records every change and every refusal, and proves it was not tampered with
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +17,7 @@ pytestmark = pytest.mark.xdist_group("local-cloud")
 
 
 def call(local: LocalStackpilot, method: str, path: str, credential: str, body: Any = None) -> Reply:
-    request = urllib.request.Request(  # noqa: S310 - loopback test server
-        local.api_url + path,
-        data=json.dumps(body).encode() if body is not None else None,
-        method=method,
-        headers={"Authorization": f"Bearer {credential}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as reply:  # noqa: S310
-            return Reply(reply.status, json.loads(reply.read() or b"null"))
-    except urllib.error.HTTPError as error:
-        return Reply(error.code, json.loads(error.read() or b"null"))
+    return Api(local, org_id="", role="", credential=credential).request(method, path, body)
 
 
 def test_a_new_user_runs_an_org_and_every_action_is_in_a_verifiable_export(

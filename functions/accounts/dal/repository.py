@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
-from pynamodb.models import Model
 
 from functions.accounts.dal.models import CallbackRequestModel, ConnectionModel
 from functions.accounts.models.connection import CallbackRequest, CallbackStatus, Connection, ConnectionStatus
@@ -15,21 +14,14 @@ from functions.accounts.settings import AccountsSettings
 from functions.shared import audit_store
 from functions.shared.audit import AuditDraft
 from functions.shared.audit_store import DynamoAuditLog, MutationConflict
+from functions.shared.dynamo import bind
 
 CALLBACK_RETENTION = timedelta(days=7)
 
 
 def configure(*, accounts_table: str, callbacks_table: str, region: str) -> None:
     """Binds the models to the deployed tables (called once by each handler's composition root)."""
-    models: tuple[tuple[type[Model], str], ...] = (
-        (ConnectionModel, accounts_table),
-        (CallbackRequestModel, callbacks_table),
-    )
-    for model, name in models:
-        meta: Any = model.Meta
-        meta.table_name = name
-        meta.region = region
-        model._connection = None  # pynamodb caches the connection per model
+    bind(region, {ConnectionModel: accounts_table, CallbackRequestModel: callbacks_table})
 
 
 def configure_from(settings: AccountsSettings) -> None:

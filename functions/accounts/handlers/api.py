@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -22,18 +21,17 @@ from functions.accounts.logic import connections
 from functions.accounts.logic.connections import AccountsApiDeps, ConnectConfig
 from functions.accounts.models.api import ConnectAccountRequest, ConnectionList, ConnectionView
 from functions.accounts.settings import get_settings
-from functions.shared import aws
-from functions.shared.audit_store import AuditUnavailable, DynamoAuditLog
-from functions.shared.auditing import RequestInfo, request_info
+from functions.shared import aws, rest
+from functions.shared.audit_store import DynamoAuditLog
+from functions.shared.auditing import RequestInfo
 from functions.shared.clock import now
 from functions.shared.events import EventBridgePublisher
-from functions.shared.http import error, error_responses, invalid_request, refuse_non_json
+from functions.shared.http import error_responses, invalid_request
 from functions.shared.observability import logger
-from functions.shared.principal import Forbidden, Principal, Unauthenticated
-from functions.shared.refusals import record_refusal
+from functions.shared.principal import Principal
 
 log = logger("accounts")
-app = APIGatewayRestResolver(enable_validation=True)
+app = rest.rest_app(log, {ConnectionNotFound: 404, ConnectionConflict: 409, ServiceUnavailable: 503})
 ConnectionIdPath = Annotated[str, Path(pattern=r"^conn_[a-z0-9]{26}$", description="A connection id")]
 
 
@@ -67,11 +65,11 @@ DEPS = _deps()
 
 
 def _principal() -> Principal:
-    return Principal.from_authorizer_context(app.current_event.request_context.authorizer.raw_event)
+    return rest.principal(app)
 
 
 def _info() -> RequestInfo:
-    return request_info(app.current_event.raw_event)
+    return rest.request(app)
 
 
 @app.post(
@@ -108,51 +106,11 @@ def disconnect(connection_id: ConnectionIdPath) -> ConnectionView:
     return connections.disconnect(DEPS, _principal(), connection_id, _info())
 
 
-@app.exception_handler(RequestValidationError)
-def _malformed(exc: RequestValidationError) -> Response[Any]:
-    return invalid_request(exc.errors())
-
-
 @app.exception_handler(InvalidRequest)
 def _invalid(exc: InvalidRequest) -> Response[Any]:
     return invalid_request([{"loc": ("body", exc.field), "msg": exc.message}])
 
 
-@app.exception_handler(ConnectionNotFound)
-def _not_found(exc: ConnectionNotFound) -> Response[Any]:
-    return error(404, str(exc))
-
-
-@app.exception_handler(ConnectionConflict)
-def _conflict(exc: ConnectionConflict) -> Response[Any]:
-    return error(409, str(exc))
-
-
-@app.exception_handler(Forbidden)
-def _forbidden(exc: Forbidden) -> Response[Any]:
-    return error(403, str(exc))
-
-
-@app.exception_handler(Unauthenticated)
-def _unauthenticated(exc: Unauthenticated) -> Response[Any]:
-    return error(401, "Unauthorized")
-
-
-@app.exception_handler(AuditUnavailable)
-def _audit_unavailable(exc: AuditUnavailable) -> Response[Any]:
-    log.exception("audit log unavailable")
-    return error(503, str(exc))
-
-
-@app.exception_handler(ServiceUnavailable)
-def _unavailable(exc: ServiceUnavailable) -> Response[Any]:
-    log.exception("dependency failure")
-    return error(503, str(exc))
-
-
 @log.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    response = refuse_non_json(event) or app.resolve(event, context)
-    if not record_refusal(event, response, AUDIT_LOG, now):
-        log.error("could not record a refused request in the audit log")
-    return response
+    return rest.handle(app, event, context, AUDIT_LOG, log)

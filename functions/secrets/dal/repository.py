@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.transactions import TransactWrite
 
 from functions.secrets.dal.models import SecretModel
 from functions.secrets.exceptions import SecretConflict, SecretNotFound
 from functions.secrets.models.secret import SealedSecret, SecretMetadata
+from functions.secrets.settings import SecretsSettings
+from functions.shared import audit_store
 from functions.shared.audit import AuditDraft
 from functions.shared.audit_store import DynamoAuditLog, MutationConflict
+from functions.shared.dynamo import bind
 
 _METADATA = tuple(SecretMetadata.model_fields)
 _SEALED = ("key_id", "encrypted_data_key", "nonce", "ciphertext")
 
 
-def configure(*, secrets_table: str, region: str) -> None:
-    meta: Any = SecretModel.Meta
-    meta.table_name = secrets_table
-    meta.region = region
-    SecretModel._connection = None
+def configure_from(settings: SecretsSettings) -> None:
+    bind(settings.aws_region, {SecretModel: settings.secrets_table})
+    audit_store.configure_from(settings)
 
 
 class DynamoSecretStore:

@@ -14,28 +14,32 @@ from pynamodb.exceptions import DoesNotExist, PynamoDBException
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from functions.shared import audit_store
 from functions.shared.audit import AuditDraft
 from functions.shared.audit_store import DynamoAuditLog, MutationConflict
+from functions.shared.dynamo import bind
 from functions.shared.principal import Role
 from functions.tenancy.dal.models import ApiKeyModel, MemberModel, OrgModel
 from functions.tenancy.exceptions import Conflict, NotFound
 from functions.tenancy.models.org import ApiKey, Member, Org
+from functions.tenancy.settings import TenancySettings
 
 LAST_OWNER = "an org must keep at least one owner"
 
 
 def configure(*, orgs_table: str, members_table: str, api_keys_table: str, region: str) -> None:
     """Binds the models to the deployed tables (called once by each handler's composition root)."""
-    models: tuple[tuple[type[Model], str], ...] = (
-        (OrgModel, orgs_table),
-        (MemberModel, members_table),
-        (ApiKeyModel, api_keys_table),
+    bind(region, {OrgModel: orgs_table, MemberModel: members_table, ApiKeyModel: api_keys_table})
+
+
+def configure_from(settings: TenancySettings) -> None:
+    configure(
+        orgs_table=settings.orgs_table,
+        members_table=settings.members_table,
+        api_keys_table=settings.api_keys_table,
+        region=settings.aws_region,
     )
-    for model, name in models:
-        meta: Any = model.Meta
-        meta.table_name = name
-        meta.region = region
-        model._connection = None
+    audit_store.configure_from(settings)
 
 
 def _fields(item: Model, cls: type[Any]) -> dict[str, Any]:

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import AwareDatetime
 
-from functions.shared import audit_store, aws
+from functions.shared import aws, rest
 from functions.shared.audit import AuditExport
-from functions.shared.audit_store import AuditUnavailable, DynamoAuditLog
-from functions.shared.auditing import RequestInfo, request_info
+from functions.shared.audit_store import DynamoAuditLog
+from functions.shared.auditing import RequestInfo
 from functions.shared.clock import now
-from functions.shared.http import error, error_responses, invalid_request, refuse_non_json
+from functions.shared.http import error_responses, invalid_request
 from functions.shared.observability import logger
-from functions.shared.principal import Forbidden, Identity, Principal, Unauthenticated
-from functions.shared.refusals import record_refusal
+from functions.shared.principal import Principal
 from functions.tenancy.dal import repository
 from functions.tenancy.exceptions import Conflict, InvalidRequest, KeySetUnavailable, NotFound
 from functions.tenancy.integrations.pepper import SecretsManagerPepper
@@ -44,22 +42,22 @@ from functions.tenancy.models.api import (
 from functions.tenancy.settings import get_settings
 
 log = logger("tenancy")
-app = APIGatewayRestResolver(enable_validation=True)
+# KeySetUnavailable here: the API-key pepper could not be read (our fault, nothing changed).
+app = rest.rest_app(log, {NotFound: 404, Conflict: 409, KeySetUnavailable: 503})
 UserIdPath = Annotated[str, Path(min_length=1, max_length=255, description="The member's user id")]
 KeyIdPath = Annotated[str, Path(pattern=r"^[a-z2-7]{12}$", description="The key id (after 'sp_')")]
-Since = Annotated[datetime | None, Query(description="From this time on (ISO 8601, inclusive)")]
-Until = Annotated[datetime | None, Query(description="Before this time (ISO 8601, exclusive)")]
+# With an offset ("Z" or "+02:00"): a time without one names no instant, so it is a 422.
+Since = Annotated[
+    AwareDatetime | None, Query(description="From this time on (ISO 8601 with offset, inclusive)")
+]
+Until = Annotated[
+    AwareDatetime | None, Query(description="Before this time (ISO 8601 with offset, exclusive)")
+]
 
 
 def _deps() -> tuple[OrgsDeps, ApiKeysDeps, AuditDeps, DynamoAuditLog]:
     s = get_settings()
-    repository.configure(
-        orgs_table=s.orgs_table,
-        members_table=s.members_table,
-        api_keys_table=s.api_keys_table,
-        region=s.aws_region,
-    )
-    audit_store.configure_from(s)
+    repository.configure_from(s)
     audit = DynamoAuditLog()
     store = repository.DynamoTenancyStore(audit)
     pepper = SecretsManagerPepper(aws.LazyClient("secretsmanager"), s.api_key_pepper_secret)
@@ -70,11 +68,11 @@ ORGS, KEYS, AUDIT, AUDIT_LOG = _deps()
 
 
 def _principal() -> Principal:
-    return Principal.from_authorizer_context(app.current_event.request_context.authorizer.raw_event)
+    return rest.principal(app)
 
 
 def _info() -> RequestInfo:
-    return request_info(app.current_event.raw_event)
+    return rest.request(app)
 
 
 # -- orgs ------------------------------------------------------------------------------------------
@@ -87,8 +85,7 @@ def _info() -> RequestInfo:
     responses={201: {"description": "The new org"}} | error_responses(401, 403, 415, 422, 503, ok=None),
 )
 def create_org(body: Annotated[CreateOrgRequest, Body()]) -> OrgView:
-    identity = Identity.from_authorizer_context(app.current_event.request_context.authorizer.raw_event)
-    return orgs.create_org(ORGS, identity, body, _info())
+    return orgs.create_org(ORGS, rest.identity(app), body, _info())
 
 
 @app.get(
@@ -211,51 +208,11 @@ def verify_audit() -> AuditVerification:
 # -- errors ----------------------------------------------------------------------------------------
 
 
-@app.exception_handler(RequestValidationError)
-def _malformed(exc: RequestValidationError) -> Response[Any]:
-    return invalid_request(exc.errors())
-
-
 @app.exception_handler(InvalidRequest)
 def _invalid(exc: InvalidRequest) -> Response[Any]:
     return invalid_request([{"loc": ("query", exc.field), "msg": exc.message}])
 
 
-@app.exception_handler(NotFound)
-def _not_found(exc: NotFound) -> Response[Any]:
-    return error(404, str(exc))
-
-
-@app.exception_handler(Conflict)
-def _conflict(exc: Conflict) -> Response[Any]:
-    return error(409, str(exc))
-
-
-@app.exception_handler(Forbidden)
-def _forbidden(exc: Forbidden) -> Response[Any]:
-    return error(403, str(exc))
-
-
-@app.exception_handler(Unauthenticated)
-def _unauthenticated(exc: Unauthenticated) -> Response[Any]:
-    return error(403, "this route needs a member of an org")
-
-
-@app.exception_handler(AuditUnavailable)
-def _audit_unavailable(exc: AuditUnavailable) -> Response[Any]:
-    log.exception("audit log unavailable")
-    return error(503, str(exc))
-
-
-@app.exception_handler(KeySetUnavailable)
-def _pepper_unavailable(exc: KeySetUnavailable) -> Response[Any]:
-    log.exception("secret store unavailable")
-    return error(503, "a dependency failed; nothing was changed")
-
-
 @log.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    response = refuse_non_json(event) or app.resolve(event, context)
-    if not record_refusal(event, response, AUDIT_LOG, now):
-        log.error("could not record a refused request in the audit log")
-    return response
+    return rest.handle(app, event, context, AUDIT_LOG, log)

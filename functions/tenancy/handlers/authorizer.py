@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from functions.shared import audit_store, aws
+from functions.shared import aws
 from functions.shared.audit_store import DynamoAuditLog
 from functions.shared.clock import now
 from functions.shared.observability import logger as make_logger
@@ -28,13 +28,7 @@ logger = make_logger("tenancy")
 @lru_cache
 def _deps() -> AuthorizerDeps:
     s = get_authorizer_settings()
-    repository.configure(
-        orgs_table=s.orgs_table,
-        members_table=s.members_table,
-        api_keys_table=s.api_keys_table,
-        region=s.aws_region,
-    )
-    audit_store.configure_from(s)
+    repository.configure_from(s)
     audit = DynamoAuditLog()
     keys = JwksKeyResolver(s.jwks_url, cache_seconds=s.jwks_cache_seconds)
     return AuthorizerDeps(
