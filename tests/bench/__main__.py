@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from infra.local import customer, runtime
+from tests.bench.authorizer import authorizer_costs
 from tests.bench.counters import AwsCallCounter, state_transitions
 from tests.bench.init_cost import handler_import, measure
 from tests.workflows.client import Api
@@ -63,29 +64,22 @@ def receiver_breakdown() -> None:
         print(f"  {result.label:46s} {result.ratio:6.1f}x  ({result.cpu_ms:5.0f} ms)")
 
 
-def onboarding_counts() -> None:
-    state_dir = Path(tempfile.mkdtemp())
-    local = runtime.start(in_process=True, api_port=0, time_scale=0.05, state_dir=state_dir)
-    try:
-        api = Api(local, org_id="org_bench", role="admin")
-        with AwsCallCounter().installed() as counter:
-            body = {"aws_account_id": "111111111111", "region": "us-east-1"}
-            created = api.request("POST", "/accounts", body).body
-            link = customer.parse_quick_create_url(created["quick_create_url"])
-            result = customer.deploy(local.cloud.customer_client("cloudformation", "111111111111"), link)
-            status, history = local.cloud.settled_execution("connect-account", created["connection_id"], 60)
-        print(f"One onboarding (POST /accounts, customer stack {result.status}, execution {status}):")
-        print(f"  state transitions (connect_account)      {state_transitions(history)}")
-        invocations = json.dumps(dict(sorted(counter.invocations.items())))
-        print(
-            f"  Lambda invocations                       {sum(counter.invocations.values())}  {invocations}"
-        )
-        print(f"  AWS calls made by our functions          {sum(counter.calls.values())}")
-        for function, n in sorted(counter.by_function().items()):
-            print(f"    {function:36s} {n}")
-        print("  by operation: " + ", ".join(f"{op} {n}" for op, n in sorted(counter.by_operation().items())))
-    finally:
-        local.stop()
+def onboarding_counts(local: runtime.LocalStackpilot) -> None:
+    api = Api(local, org_id="org_bench", role="admin")
+    with AwsCallCounter().installed() as counter:
+        body = {"aws_account_id": "111111111111", "region": "us-east-1"}
+        created = api.request("POST", "/accounts", body).body
+        link = customer.parse_quick_create_url(created["quick_create_url"])
+        result = customer.deploy(local.cloud.customer_client("cloudformation", "111111111111"), link)
+        status, history = local.cloud.settled_execution("connect-account", created["connection_id"], 60)
+    print(f"One onboarding (POST /accounts, customer stack {result.status}, execution {status}):")
+    print(f"  state transitions (connect_account)      {state_transitions(history)}")
+    invocations = json.dumps(dict(sorted(counter.invocations.items())))
+    print(f"  Lambda invocations                       {sum(counter.invocations.values())}  {invocations}")
+    print(f"  AWS calls made by our functions          {sum(counter.calls.values())}")
+    for function, n in sorted(counter.by_function().items()):
+        print(f"    {function:36s} {n}")
+    print("  by operation: " + ", ".join(f"{op} {n}" for op, n in sorted(counter.by_operation().items())))
 
 
 def main() -> int:
@@ -93,7 +87,14 @@ def main() -> int:
     print()
     receiver_breakdown()
     print()
-    onboarding_counts()
+    state_dir = Path(tempfile.mkdtemp())
+    local = runtime.start(in_process=True, api_port=0, time_scale=0.05, state_dir=state_dir)
+    try:
+        authorizer_costs(local)
+        print()
+        onboarding_counts(local)
+    finally:
+        local.stop()
     return 0
 
 
