@@ -38,6 +38,7 @@ def error_responses(*statuses: int, ok: int | None = 200) -> dict[int, Any]:
         409: "Conflicts with an existing object",
         415: "The body is not JSON",
         422: "Invalid input: every field at fault is named",
+        424: "The customer's AWS account refused us (e.g. its role was removed): reconnect it",
         503: "A dependency failed; nothing was changed",
     }
     documented: dict[int, Any] = {200: {"description": "Done"}} if ok == 200 else {}

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from functions.accounts.logic.stack_names import deploy_role_arn
+from functions.shared.customer_names import deploy_role_arn
 from infra import layer
 from infra.definitions import (
     FUNCTIONS,

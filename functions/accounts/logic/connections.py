@@ -21,11 +21,11 @@ from functions.accounts.logic.ports import (
     TemplateStore,
     Workflow,
 )
-from functions.accounts.logic.stack_names import TEMPLATE_VERSION, onboarding_stack_name, quick_create_url
 from functions.accounts.models.api import ConnectAccountRequest, ConnectionView
 from functions.accounts.models.connection import Connection, ConnectionStatus
 from functions.accounts.models.events import AccountDisconnected
 from functions.shared.auditing import RequestInfo, draft
+from functions.shared.customer_names import TEMPLATE_VERSION, onboarding_stack_name, quick_create_url
 from functions.shared.principal import Principal, Role, require_role
 
 STACK_NAME_PREFIX = "stackpilot-"

@@ -58,7 +58,7 @@ from troposphere import (
     iam,
 )
 
-from functions.accounts.logic.stack_names import (
+from functions.shared.customer_names import (
     _CONNECTION_ID_RE,
     _REGION_RE,
     CONTROL_PATH,

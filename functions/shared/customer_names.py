@@ -1,4 +1,5 @@
-"""Names, ARNs and links of a connection's onboarding stack, without troposphere.
+"""Names, ARNs and links of what a connection puts in the customer's account: the contract between
+the onboarding template (accounts) and the stacks stackpilot builds through it (stacks).
 
 stackpilot computes the ARNs it needs from the connection id (it never reads the stack's outputs);
 the API builds quick-create links from here on every read, and only connecting imports the

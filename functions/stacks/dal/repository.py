@@ -1,0 +1,201 @@
+"""DynamoDB adapters for the stacks ports. pynamodb stays in this package."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from functions.shared import audit_store
+from functions.shared.audit import AuditDraft
+from functions.shared.audit_store import DynamoAuditLog, MutationConflict
+from functions.shared.dynamo import bind
+from functions.stacks.dal.models import ConnectionAccessModel, StackHistoryModel, StackModel
+from functions.stacks.exceptions import StackConflict
+from functions.stacks.logic.ports import ConnectionAccess
+from functions.stacks.models.stack import Stack, StackEvent, StackStatus
+from functions.stacks.settings import StacksSettings
+
+_counter = itertools.count()
+
+
+def configure_from(settings: StacksSettings) -> None:
+    bind(
+        settings.aws_region,
+        {
+            StackModel: settings.stacks_table,
+            StackHistoryModel: settings.stack_history_table,
+            ConnectionAccessModel: settings.accounts_table,
+        },
+    )
+    audit_store.configure_from(settings)
+
+
+def _to_stack(item: StackModel) -> Stack:
+    return Stack.model_validate(item.attribute_values)
+
+
+def _history_item(org_id: str, stack_id: str, event: StackEvent) -> StackHistoryModel:
+    return StackHistoryModel(
+        stack_key=f"{org_id}#{stack_id}",
+        at_key=f"{event.at.isoformat()}#{next(_counter):08d}",
+        **event.model_dump(mode="python"),
+    )
+
+
+def _conditional_failed(exc: Exception) -> bool:
+    return "ConditionalCheckFailed" in str(getattr(exc, "cause_response_code", "")) or (
+        "ConditionalCheckFailed" in str(exc)
+    )
+
+
+def _actions(changes: dict[str, Any]) -> list[Any]:
+    actions: list[Any] = []
+    for name, value in changes.items():
+        attribute = getattr(StackModel, name)
+        if hasattr(value, "model_dump"):
+            value = value.model_dump(mode="json")
+        elif isinstance(value, StackStatus):
+            value = value.value
+        actions.append(attribute.remove() if value is None else attribute.set(value))
+    return actions
+
+
+def _condition(
+    expect_seq: int | None, expect_status: Sequence[StackStatus] | None, expect_token: str | None
+) -> Any:
+    condition: Any = StackModel.stack_id.exists()
+    if expect_seq is not None:
+        condition &= StackModel.operation_seq == expect_seq
+    if expect_status is not None:
+        condition &= StackModel.status.is_in(*(s.value for s in expect_status))
+    if expect_token is not None:
+        condition &= StackModel.wait_token == expect_token
+    return condition
+
+
+class DynamoStackRepository:
+    def __init__(self, audit: DynamoAuditLog | None = None) -> None:
+        self._audit = audit or DynamoAuditLog()
+
+    def create(self, stack: Stack, event: StackEvent, audit: AuditDraft) -> None:
+        """The stack, its first history line and the audit entry, all or nothing. A stack of the same
+        id (same org, connection, region, name and stage) that is not DELETED is a conflict."""
+        item = StackModel(**stack.model_dump(mode="python"))
+        condition = StackModel.stack_id.does_not_exist() | (StackModel.status == StackStatus.DELETED.value)
+        history = _history_item(stack.org_id, stack.stack_id, event)
+
+        def writes(tx: TransactWrite) -> None:
+            tx.save(item, condition=condition)
+            tx.save(history)
+
+        try:
+            self._audit.transact(audit, writes)
+        except MutationConflict as exc:
+            raise StackConflict(
+                f"a stack named {stack.name!r} at stage {stack.stage!r} already exists on this connection "
+                f"as {stack.stack_id}"
+            ) from exc
+
+    def get(self, org_id: str, stack_id: str) -> Stack | None:
+        try:
+            return _to_stack(StackModel.get(org_id, stack_id, consistent_read=True))
+        except DoesNotExist:
+            return None
+
+    def list_for_org(self, org_id: str) -> list[Stack]:
+        return [_to_stack(i) for i in StackModel.query(org_id)]
+
+    def all_live(self) -> list[Stack]:
+        """Every stack not DELETED (the reconcile sweep's input)."""
+        return [
+            _to_stack(i)
+            for i in StackModel.scan(filter_condition=StackModel.status != StackStatus.DELETED.value)
+        ]
+
+    def find_by_cfn_stack_id(self, cfn_stack_id: str) -> Stack | None:
+        for key in StackModel.by_cfn_stack_id.query(cfn_stack_id):
+            return self.get(key.org_id, key.stack_id)
+        return None
+
+    def update(
+        self,
+        stack: Stack,
+        *,
+        expect_seq: int | None = None,
+        expect_status: Sequence[StackStatus] | None = None,
+        expect_token: str | None = None,
+        event: StackEvent | None = None,
+        audit: AuditDraft | None = None,
+        **changes: Any,
+    ) -> Stack | None:
+        """Sets ``changes`` if the stack is still in the expected operation/status; None if not."""
+        item = StackModel(org_id=stack.org_id, stack_id=stack.stack_id)
+        actions = _actions(changes)
+        condition = _condition(expect_seq, expect_status, expect_token)
+        history = _history_item(stack.org_id, stack.stack_id, event) if event else None
+        if audit is not None:
+
+            def writes(tx: TransactWrite) -> None:
+                tx.update(item, actions=actions, condition=condition)
+                if history:
+                    tx.save(history)
+
+            try:
+                self._audit.transact(audit, writes)
+            except MutationConflict:
+                return None
+            return self.get(stack.org_id, stack.stack_id)
+        try:
+            item.update(actions=actions, condition=condition)
+        except UpdateError as exc:
+            if _conditional_failed(exc):
+                return None
+            raise
+        if history:
+            history.save()
+        return self.get(stack.org_id, stack.stack_id)
+
+    def add_history(self, stack: Stack, event: StackEvent) -> None:
+        _history_item(stack.org_id, stack.stack_id, event).save()
+
+    def history(
+        self, org_id: str, stack_id: str, limit: int = 100, before: str | None = None
+    ) -> list[StackEvent]:
+        items = StackHistoryModel.query(
+            f"{org_id}#{stack_id}",
+            StackHistoryModel.at_key < before if before else None,
+            scan_index_forward=False,
+            limit=limit,
+        )
+        return [
+            StackEvent(
+                at=i.at,
+                kind=i.kind,
+                status=StackStatus(i.status),
+                cfn_status=i.cfn_status,
+                message=i.message,
+                actor=i.actor,
+            )  # type: ignore[arg-type]
+            for i in items
+        ]
+
+
+class DynamoConnectionAccess:
+    def get(self, org_id: str, connection_id: str) -> ConnectionAccess | None:
+        try:
+            item = ConnectionAccessModel.get(org_id, connection_id, consistent_read=True)
+        except DoesNotExist:
+            return None
+        return ConnectionAccess(
+            org_id=item.org_id,
+            connection_id=item.connection_id,
+            aws_account_id=item.aws_account_id,
+            region=item.region,
+            status=item.status,
+            external_id=item.external_id,
+            role_arn=item.role_arn,
+        )

@@ -1,0 +1,100 @@
+"""REST API of the stacks domain: /stacks and one stack's status, history and template."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.shared import rest
+from functions.shared.audit_store import DynamoAuditLog
+from functions.shared.http import error_responses, invalid_request
+from functions.shared.observability import logger
+from functions.stacks.exceptions import (
+    CustomerAccessDenied,
+    CustomerAwsFailure,
+    InvalidStackRequest,
+    ServiceUnavailable,
+    StackConflict,
+    StackNotFound,
+)
+from functions.stacks.handlers.composition import deps
+from functions.stacks.logic import lifecycle
+from functions.stacks.logic.secret_env import stored_spec
+from functions.stacks.models.api import StackHistory, StackList, StackView
+from functions.stacks.models.spec import StackSpec
+
+log = logger("stacks")
+app = rest.rest_app(
+    log,
+    {
+        StackNotFound: 404,
+        StackConflict: 409,
+        CustomerAccessDenied: 424,
+        CustomerAwsFailure: 503,
+        ServiceUnavailable: 503,
+    },
+)
+StackIdPath = Annotated[str, Path(pattern=r"^stk_[a-z2-7]{26}$", description="A stack id")]
+AUDIT_LOG = DynamoAuditLog()
+DEPS = deps()
+
+
+@app.post(
+    "/stacks",
+    status_code=202,
+    summary="Create a stack in a connected account",
+    responses={202: {"description": "Accepted: the stack, CREATING; follow GET /stacks/{stack_id}"}}
+    | error_responses(401, 403, 409, 415, 422, 424, 503, ok=None),
+)
+def create(body: Annotated[StackSpec, Body()]) -> Response[StackView]:
+    spec = stored_spec(body)
+    stack = lifecycle.request_create(DEPS, rest.principal(app), spec, rest.request(app))
+    return Response(status_code=202, body=StackView.of(stack), content_type="application/json")
+
+
+@app.get("/stacks", summary="List the org's stacks", responses=error_responses(401))
+def list_all() -> StackList:
+    principal = rest.principal(app)
+    return StackList(items=[StackView.of(s) for s in DEPS.stacks.list_for_org(principal.org_id)])
+
+
+@app.get("/stacks/<stack_id>", summary="Read one stack", responses=error_responses(401, 404))
+def get_one(stack_id: StackIdPath) -> StackView:
+    return StackView.of(lifecycle.get_stack(DEPS, rest.principal(app), stack_id))
+
+
+@app.get(
+    "/stacks/<stack_id>/events",
+    summary="What happened to a stack, newest first",
+    responses=error_responses(401, 404),
+)
+def events(
+    stack_id: StackIdPath,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    before: Annotated[str | None, Query(max_length=80, description="The at_key to continue after")] = None,
+) -> StackHistory:
+    return StackHistory(items=lifecycle.history(DEPS, rest.principal(app), stack_id, limit, before))
+
+
+@app.get(
+    "/stacks/<stack_id>/template",
+    summary="The CloudFormation template stackpilot rendered for the stack",
+    responses=error_responses(401, 404),
+)
+def template(stack_id: StackIdPath) -> Response[str]:
+    body = lifecycle.template(DEPS, rest.principal(app), stack_id)
+    return Response(status_code=200, body=body, content_type="application/json")
+
+
+@app.exception_handler(InvalidStackRequest)
+def _invalid(exc: InvalidStackRequest) -> Response[Any]:
+    return invalid_request(
+        [{"loc": ["body", *exc.field.split(".")], "msg": exc.message, "type": "value_error"}]
+    )
+
+
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return rest.handle(app, event, context, AUDIT_LOG, log)

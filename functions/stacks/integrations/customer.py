@@ -1,0 +1,169 @@
+"""CloudFormation in a customer's account: through our assumer role, then the connection's deploy
+role (with its ExternalId), every change handed to the connection's CloudFormation service role."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from functions.shared.aws import session_client
+from functions.shared.customer_names import cloudformation_role_arn, deploy_role_arn
+from functions.stacks.exceptions import CustomerAccessDenied, CustomerAwsFailure
+from functions.stacks.logic.ports import CfnStack, ChangeSet, ConnectionAccess
+
+REFUSED = {"AccessDenied", "AccessDeniedException", "InvalidClientTokenId", "ExpiredToken"}
+CREDENTIALS_SECONDS = 900
+CHANGE_SET_SETTLE_SECONDS = 60
+
+
+def _fail(exc: Exception, what: str) -> Exception:
+    if isinstance(exc, ClientError):
+        code = exc.response["Error"]["Code"]
+        if code in REFUSED:
+            return CustomerAccessDenied(
+                f"the customer's account refused {what} ({code}): reconnect the account or check its role"
+            )
+        return CustomerAwsFailure(f"{what} failed in the customer's account: {code}")
+    return CustomerAwsFailure(f"{what} failed: {type(exc).__name__}")
+
+
+class AssumedCustomerAccess:
+    def __init__(self, sts: Any, assumer_role_arn: str) -> None:
+        self._sts = sts
+        self._assumer_arn = assumer_role_arn
+        self._assumer: tuple[float, Any] | None = None
+        self._cache: dict[tuple[str, str], tuple[float, CloudFormationStacks]] = {}
+
+    def stacks(self, access: ConnectionAccess) -> CloudFormationStacks:
+        key = (access.org_id, access.connection_id)
+        cached = self._cache.get(key)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        role = access.role_arn or deploy_role_arn(access.aws_account_id, access.connection_id)
+        creds = self._assume(self._assumer_sts(access.region), role, access.external_id, "stackpilot-stacks")
+        client = session_client(creds, "cloudformation", access.region)
+        stacks = CloudFormationStacks(
+            client, cloudformation_role_arn(access.aws_account_id, access.connection_id)
+        )
+        self._cache[key] = (time.monotonic() + CREDENTIALS_SECONDS - 120, stacks)
+        return stacks
+
+    def _assumer_sts(self, region: str) -> Any:
+        if self._assumer is not None and self._assumer[0] > time.monotonic():
+            return self._assumer[1]
+        creds = self._assume(self._sts, self._assumer_arn, None, "stackpilot-assumer")
+        chained = session_client(creds, "sts", region)
+        self._assumer = (time.monotonic() + CREDENTIALS_SECONDS - 120, chained)
+        return chained
+
+    @staticmethod
+    def _assume(sts: Any, role_arn: str, external_id: str | None, session_name: str) -> dict[str, str]:
+        params: dict[str, Any] = {
+            "RoleArn": role_arn,
+            "RoleSessionName": session_name,
+            "DurationSeconds": CREDENTIALS_SECONDS,
+        }
+        if external_id is not None:
+            params["ExternalId"] = external_id
+        try:
+            return dict(sts.assume_role(**params)["Credentials"])
+        except (ClientError, BotoCoreError) as exc:
+            raise _fail(exc, "assuming the deploy role") from None
+
+
+class CloudFormationStacks:
+    def __init__(self, client: Any, cfn_role_arn: str) -> None:
+        self._cfn = client
+        self._role = cfn_role_arn
+
+    def create_change_set(
+        self, stack_name: str, change_set_name: str, template_url: str, kind: str, tags: dict[str, str]
+    ) -> ChangeSet:
+        try:
+            try:
+                created = self._cfn.create_change_set(
+                    StackName=stack_name,
+                    ChangeSetName=change_set_name,
+                    ChangeSetType=kind,
+                    TemplateURL=template_url,
+                    RoleARN=self._role,
+                    Capabilities=["CAPABILITY_NAMED_IAM"],
+                    Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+                )
+                change_set_id = created["Id"]
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "AlreadyExistsException":
+                    raise
+                # A retried step: the change set of this operation exists already; use it.
+                change_set_id = change_set_name
+            return self._settled_change_set(change_set_id, stack_name)
+        except (ClientError, BotoCoreError) as exc:
+            raise _fail(exc, "creating a change set") from None
+
+    def _settled_change_set(self, change_set_id: str, stack_name: str) -> ChangeSet:
+        delay, deadline = 0.5, time.monotonic() + CHANGE_SET_SETTLE_SECONDS
+        while True:
+            described = self._cfn.describe_change_set(ChangeSetName=change_set_id, StackName=stack_name)
+            status = described["Status"]
+            if status in ("CREATE_COMPLETE", "FAILED") or time.monotonic() > deadline:
+                changes = [c.get("ResourceChange", {}) for c in described.get("Changes", [])]
+                return ChangeSet(
+                    change_set_id=described["ChangeSetId"],
+                    stack_id=described["StackId"],
+                    status=status if status in ("CREATE_COMPLETE", "FAILED") else "FAILED",
+                    reason=described.get("StatusReason")
+                    or (None if status in ("CREATE_COMPLETE", "FAILED") else "the change set did not settle"),
+                    changes=[_change(c) for c in changes],
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 5)
+
+    def execute_change_set(self, change_set_id: str, stack_id: str) -> None:
+        try:
+            self._cfn.execute_change_set(ChangeSetName=change_set_id, StackName=stack_id)
+        except (ClientError, BotoCoreError) as exc:
+            if isinstance(exc, ClientError) and exc.response["Error"]["Code"] == "InvalidChangeSetStatus":
+                return  # executed already (a retried step)
+            raise _fail(exc, "executing the change set") from None
+
+    def describe(self, stack_id: str) -> CfnStack | None:
+        try:
+            stacks = self._cfn.describe_stacks(StackName=stack_id)["Stacks"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ValidationError" and "does not exist" in str(exc):
+                return None
+            raise _fail(exc, "reading the stack") from None
+        except BotoCoreError as exc:
+            raise _fail(exc, "reading the stack") from None
+        if not stacks:
+            return None
+        s = stacks[0]
+        return CfnStack(
+            stack_id=s["StackId"],
+            status=s["StackStatus"],
+            reason=s.get("StackStatusReason"),
+            outputs={o["OutputKey"]: o["OutputValue"] for o in s.get("Outputs", [])},
+        )
+
+    def events(self, stack_id: str) -> list[dict[str, Any]]:
+        try:
+            return list(self._cfn.describe_stack_events(StackName=stack_id)["StackEvents"])
+        except (ClientError, BotoCoreError) as exc:
+            raise _fail(exc, "reading the stack's events") from None
+
+    def delete(self, stack_id: str) -> None:
+        try:
+            self._cfn.delete_stack(StackName=stack_id, RoleARN=self._role)
+        except (ClientError, BotoCoreError) as exc:
+            raise _fail(exc, "deleting the stack") from None
+
+
+def _change(change: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "action": change.get("Action"),
+        "logical_id": change.get("LogicalResourceId"),
+        "resource_type": change.get("ResourceType"),
+        "replacement": change.get("Replacement"),
+    }

@@ -1,0 +1,32 @@
+"""From a stack record to its CloudFormation template (the renderer itself is logic/template.py)."""
+
+from __future__ import annotations
+
+from functions.shared.customer_names import permissions_boundary_arn
+from functions.stacks.logic.ports import ConnectionAccess
+from functions.stacks.models.stack import Stack
+
+
+def render(stack: Stack, access: ConnectionAccess) -> str:
+    # Only the step that renders imports troposphere (~60 ms): reads and waits never pay for it.
+    from functions.stacks.logic.template import StackTemplateInput, render_stack_template
+    from functions.stacks.models.spec import StackSpec
+
+    spec = StackSpec.model_validate_json(_with_secret_placeholders(stack), strict=False)
+    return render_stack_template(
+        StackTemplateInput(
+            spec=spec,
+            stack_name=stack.cfn_stack_name,
+            account_id=access.aws_account_id,
+            permissions_boundary_arn=permissions_boundary_arn(access.aws_account_id, access.connection_id),
+            secret_arns=dict(stack.secret_arns),
+        )
+    )
+
+
+def _with_secret_placeholders(stack: Stack) -> str:
+    import json
+
+    spec = json.loads(json.dumps(stack.spec))
+    spec.get("container", {}).pop("secret_env", None)
+    return json.dumps(spec)

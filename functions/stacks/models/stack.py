@@ -1,0 +1,76 @@
+"""A stack as stackpilot records it: what was asked, where CloudFormation is, how it ended."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+StackId = str  # stk_<26 base32>
+
+
+class StackStatus(StrEnum):
+    CREATING = "CREATING"
+    UPDATING = "UPDATING"
+    DELETING = "DELETING"
+    READY = "READY"
+    FAILED = "FAILED"
+    DELETED = "DELETED"
+
+
+BUSY = frozenset({StackStatus.CREATING, StackStatus.UPDATING, StackStatus.DELETING})
+
+Operation = Literal["create", "update", "delete"]
+
+
+class FailedResource(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    logical_id: str = Field(description="The template's name for the resource that failed first")
+    resource_type: str
+    reason: str = Field(description="CloudFormation's reason, as the customer's account gave it")
+
+
+class Stack(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    org_id: str
+    stack_id: str
+    connection_id: str
+    aws_account_id: str
+    region: str
+    name: str
+    stage: str
+    cfn_stack_name: str
+    spec: dict[str, Any]  # the StackSpec without secret values (secret env names map to ARNs)
+    secret_arns: dict[str, str] = {}
+    status: StackStatus
+    operation: Operation
+    operation_seq: int = 1  # the n-th operation on this stack: names its workflow execution
+    cfn_stack_id: str | None = None
+    cfn_status: str | None = None
+    reason: str | None = None
+    failure: FailedResource | None = None
+    outputs: dict[str, str] = {}
+    template_key: str | None = None
+    execution_arn: str | None = None
+    wait_token: str | None = None  # the waiting execution's task token; never leaves the domain
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    status_changed_at: datetime
+
+
+class StackEvent(BaseModel):
+    """One line of a stack's history (GET /stacks/{id}/events)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    kind: Literal["requested", "status", "ready", "failed", "deleted", "drift"]
+    status: StackStatus
+    cfn_status: str | None = None
+    message: str
+    actor: str = Field(description="user:<id>, key:<id>, or workflow / reconcile / customer-account")
