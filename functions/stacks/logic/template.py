@@ -241,7 +241,7 @@ def secret_name(spec: StackSpec, env_name: str) -> str:
 def render_stack_template(inp: StackTemplateInput) -> str:
     """The stack's template as JSON text. Same input -> same bytes. Raises ``ValueError`` on bad input."""
     _validate(inp)
-    return str(_Builder(inp).build().to_json(indent=2, sort_keys=True)) + "\n"
+    return str(_Builder(inp).build().to_json(indent=1, sort_keys=True)) + "\n"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -901,6 +901,9 @@ class _Builder:
         self.add(
             s3.BucketPolicy(
                 "LogsBucketPolicy",
+                # Kept with the bucket, so a retained bucket stays TLS-only.
+                DeletionPolicy="Retain",
+                UpdateReplacePolicy="Retain",
                 Bucket=Ref(bucket),
                 PolicyDocument=_doc(
                     {
@@ -1204,7 +1207,7 @@ class _Builder:
     # ---------------------------------------------------------------------------------------------
 
     def load_balancer(
-        self, title: str, subnets: list[Any], group: AWSObject, *, internal: bool, logs_bucket: AWSObject
+        self, title: str, net: _Network, group: AWSObject, *, internal: bool, logs_bucket: AWSObject
     ) -> tuple[AWSObject, AWSObject]:
         balancer = self.add(
             elb.LoadBalancer(
@@ -1212,7 +1215,7 @@ class _Builder:
                 DependsOn=["LogsBucketPolicy"],
                 Type="application",
                 Scheme="internal" if internal else "internet-facing",
-                Subnets=subnets,
+                Subnets=net.app if internal else net.public,
                 SecurityGroups=[GetAtt(group, "GroupId")],
                 LoadBalancerAttributes=[
                     elb.LoadBalancerAttributes(Key="access_logs.s3.enabled", Value="true"),
@@ -1233,7 +1236,7 @@ class _Builder:
                 TargetType="ip",
                 Protocol="HTTP",
                 Port=container.port,
-                VpcId=self.network_vpc_id(),
+                VpcId=net.vpc_id,
                 HealthCheckProtocol="HTTP",
                 HealthCheckPath=container.health_check_path,
                 HealthCheckIntervalSeconds=15,
@@ -1248,15 +1251,11 @@ class _Builder:
         )
         return balancer, target_group
 
-    def network_vpc_id(self) -> Any:
-        network = self.spec.network
-        return network.vpc_id if isinstance(network, ExistingVpc) else Ref("Vpc")
-
     def public_alb(
         self, net: _Network, sgs: dict[str, AWSObject], logs_bucket: AWSObject
     ) -> tuple[AWSObject, AWSObject, Any]:
         balancer, target_group = self.load_balancer(
-            "LoadBalancer", net.public, sgs["alb"], internal=False, logs_bucket=logs_bucket
+            "LoadBalancer", net, sgs["alb"], internal=False, logs_bucket=logs_bucket
         )
         forward = [elb.Action(Type="forward", TargetGroupArn=Ref(target_group))]
         if self.spec.certificate_arn is None:
@@ -1310,7 +1309,7 @@ class _Builder:
         self, net: _Network, sgs: dict[str, AWSObject], logs_bucket: AWSObject
     ) -> tuple[AWSObject, AWSObject, Any]:
         balancer, target_group = self.load_balancer(
-            "InternalLoadBalancer", net.app, sgs["alb"], internal=True, logs_bucket=logs_bucket
+            "InternalLoadBalancer", net, sgs["alb"], internal=True, logs_bucket=logs_bucket
         )
         listener = self.add(
             elb.Listener(
