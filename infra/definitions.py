@@ -154,6 +154,17 @@ class ScheduleDef:
 
 
 @dataclass(frozen=True)
+class BusRuleDef:
+    """A rule on stackpilot's bus delivering matching events to a function (retries and a DLQ)."""
+
+    key: str
+    construct_id: str
+    function: str  # function key
+    pattern: dict[str, list[str]]
+    description: str
+
+
+@dataclass(frozen=True)
 class TopicDef:
     """One SNS topic per supported region, each delivering to ``subscriber``."""
 
@@ -179,6 +190,19 @@ TENANCY_ENV = (
     "AUDIT_TABLE",
     "API_KEY_PEPPER_SECRET",
 )
+STACKS_ENV = (
+    *COMMON_ENV,
+    "STACKS_TABLE",
+    "STACK_HISTORY_TABLE",
+    "ACCOUNTS_TABLE",
+    "EVENT_BUS_NAME",
+    "AUDIT_TABLE",
+    "SERVICE_BUCKET",
+    "PROVISION_STACK_STATE_MACHINE_ARN",
+    "CUSTOMER_ASSUMER_ROLE_ARN",
+    "STACK_WAIT_FIRST_SECONDS",
+    "STACK_WAIT_MAX_SECONDS",
+)
 AUDIT = Grant("table:audit", "append")
 
 TABLES: tuple[TableDef, ...] = (
@@ -191,6 +215,17 @@ TABLES: tuple[TableDef, ...] = (
     TableDef(
         "account-callbacks", "AccountCallbacksTable", "functions.accounts.dal.models.CallbackRequestModel"
     ),
+    TableDef("stacks", "StacksTable", "functions.stacks.dal.models.StackModel"),
+    TableDef("stack-history", "StackHistoryTable", "functions.stacks.dal.models.StackHistoryModel"),
+)
+
+_STACK_STEP_GRANTS = (
+    AUDIT,
+    Grant("table:stacks", "read_write"),
+    Grant("table:stack-history", "read_write"),
+    Grant("table:accounts", "read"),
+    Grant("assumer_role", "assume"),
+    Grant("bus", "put_events"),
 )
 
 FUNCTIONS: tuple[FunctionDef, ...] = (
@@ -326,6 +361,71 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
         grants=(Grant("table:accounts", "read"), Grant("table:account-callbacks", "read_write")),
         timeout_seconds=30,
     ),
+    FunctionDef(
+        key="stacks-api",
+        construct_id="StacksApi",
+        domain="stacks",
+        handler="functions.stacks.handlers.api.lambda_handler",
+        description="REST: create, list and read stacks, their history and rendered templates",
+        env=STACKS_ENV,
+        grants=(
+            *_STACK_STEP_GRANTS,
+            Grant("bucket", "read_write"),
+            Grant("state_machine:provision-stack", "start"),
+        ),
+        timeout_seconds=29,
+    ),
+    FunctionDef(
+        key="stacks-start-change",
+        construct_id="StacksStartChange",
+        domain="stacks",
+        handler="functions.stacks.handlers.steps.start_change",
+        description="provision_stack: renders the template, makes the change set and executes it",
+        env=STACKS_ENV,
+        grants=(*_STACK_STEP_GRANTS, Grant("bucket", "read_write")),
+        timeout_seconds=120,
+        memory_mb=1024,
+    ),
+    FunctionDef(
+        key="stacks-await-status",
+        construct_id="StacksAwaitStatus",
+        domain="stacks",
+        handler="functions.stacks.handlers.steps.await_status",
+        description="provision_stack: keeps the task token a forwarded status event resumes",
+        env=STACKS_ENV,
+        grants=(*_STACK_STEP_GRANTS, Grant("task_tokens:provision-stack", "write")),
+        timeout_seconds=30,
+    ),
+    FunctionDef(
+        key="stacks-poll",
+        construct_id="StacksPoll",
+        domain="stacks",
+        handler="functions.stacks.handlers.steps.poll",
+        description="provision_stack: no event came in time: reads the stack's status",
+        env=STACKS_ENV,
+        grants=_STACK_STEP_GRANTS,
+        timeout_seconds=30,
+    ),
+    FunctionDef(
+        key="stacks-finish",
+        construct_id="StacksFinish",
+        domain="stacks",
+        handler="functions.stacks.handlers.steps.finish",
+        description="provision_stack: records outputs or the root cause, emits the outcome",
+        env=STACKS_ENV,
+        grants=_STACK_STEP_GRANTS,
+        timeout_seconds=60,
+    ),
+    FunctionDef(
+        key="stacks-status-event",
+        construct_id="StacksStatusEvent",
+        domain="stacks",
+        handler="functions.stacks.handlers.steps.status_event",
+        description="Customer accounts' forwarded CloudFormation status changes: records them, resumes waits",
+        env=STACKS_ENV,
+        grants=(*_STACK_STEP_GRANTS, Grant("task_tokens:provision-stack", "write")),
+        timeout_seconds=30,
+    ),
 )
 
 STATE_MACHINES: tuple[StateMachineDef, ...] = (
@@ -340,6 +440,28 @@ STATE_MACHINES: tuple[StateMachineDef, ...] = (
             "RespondToCloudFormationFunctionArn": "accounts-respond",
         },
         callers=("accounts-callback",),
+    ),
+    StateMachineDef(
+        key="provision-stack",
+        construct_id="ProvisionStack",
+        asl_path=STATE_MACHINES_DIR / "stacks" / "provision_stack.asl.json",
+        function_substitutions={
+            "StartChangeFunctionArn": "stacks-start-change",
+            "AwaitStatusFunctionArn": "stacks-await-status",
+            "PollFunctionArn": "stacks-poll",
+            "FinishFunctionArn": "stacks-finish",
+        },
+        callers=("stacks-await-status", "stacks-status-event"),
+    ),
+)
+
+BUS_RULES: tuple[BusRuleDef, ...] = (
+    BusRuleDef(
+        key="stack-status",
+        construct_id="StackStatusEvents",
+        function="stacks-status-event",
+        pattern={"source": ["aws.cloudformation"], "detail-type": ["CloudFormation Stack Status Change"]},
+        description="Status changes of stackpilot stacks, forwarded by customers' accounts",
     ),
 )
 
@@ -375,6 +497,11 @@ ROUTES: tuple[RouteDef, ...] = (
     RouteDef("GET", "/audit", "tenancy-api", "Read the audit log"),
     RouteDef("GET", "/audit/export", "tenancy-api", "Export the audit chain"),
     RouteDef("GET", "/audit/verify", "tenancy-api", "Verify the audit chain"),
+    RouteDef("POST", "/stacks", "stacks-api", "Create a stack"),
+    RouteDef("GET", "/stacks", "stacks-api", "List stacks"),
+    RouteDef("GET", "/stacks/{stack_id}", "stacks-api", "Read one stack"),
+    RouteDef("GET", "/stacks/{stack_id}/events", "stacks-api", "A stack's history"),
+    RouteDef("GET", "/stacks/{stack_id}/template", "stacks-api", "A stack's rendered template"),
     RouteDef("GET", "/secrets", "secrets-api", "List secrets (metadata only)"),
     RouteDef("PUT", "/secrets/{name}", "secrets-api", "Store a secret"),
     RouteDef("DELETE", "/secrets/{name}", "secrets-api", "Delete a secret"),
@@ -392,6 +519,8 @@ def environment(
     jwt_audience: str,
     jwks_url: str,
     log_level: str = "INFO",
+    stack_wait_first_seconds: int = 10,
+    stack_wait_max_seconds: int = 120,
 ) -> dict[str, str]:
     """Every environment variable any function reads; each function gets the subset it names."""
     return {
@@ -416,6 +545,11 @@ def environment(
         "API_KEY_PEPPER_SECRET": names.api_key_pepper_secret,
         "SECRETS_TABLE": names.table("secrets"),
         "SECRETS_KEY_ID": names.kms_alias,
+        "STACKS_TABLE": names.table("stacks"),
+        "STACK_HISTORY_TABLE": names.table("stack-history"),
+        "PROVISION_STACK_STATE_MACHINE_ARN": names.state_machine_arn("provision-stack"),
+        "STACK_WAIT_FIRST_SECONDS": str(stack_wait_first_seconds),
+        "STACK_WAIT_MAX_SECONDS": str(stack_wait_max_seconds),
     }
 
 

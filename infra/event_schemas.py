@@ -12,10 +12,11 @@ from typing import Any
 
 from functions.accounts.models.events import ACCOUNT_EVENTS
 from functions.shared.events import DomainEvent
+from functions.stacks.models.events import STACK_EVENTS
 from infra.definitions import REPO_ROOT
 
 SCHEMAS_DIR = REPO_ROOT / "events" / "schemas"
-EVENT_MODELS: tuple[type[DomainEvent], ...] = (*ACCOUNT_EVENTS,)
+EVENT_MODELS: tuple[type[DomainEvent], ...] = (*ACCOUNT_EVENTS, *STACK_EVENTS)
 
 
 def schema_for(model: type[DomainEvent]) -> dict[str, Any]:

@@ -9,15 +9,16 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from infra.constructs import nag
-from infra.constructs.accounts import Accounts
+from infra.constructs.accounts import ASSUME, Accounts
 from infra.constructs.api import AUTHORIZER_FUNCTION, DEFAULT_BURST_LIMIT, DEFAULT_RATE_LIMIT, Api
 from infra.constructs.data import Data
 from infra.constructs.events import Events
 from infra.constructs.secrets import Secrets
 from infra.constructs.service_function import GrantTargets, Platform, ServiceFunction
+from infra.constructs.stacks import Stacks
 from infra.constructs.tenancy import Tenancy
 from infra.constructs.workflows import Workflows
-from infra.definitions import FUNCTIONS, ROUTES, SCHEDULES, Names, environment
+from infra.definitions import BUS_RULES, FUNCTIONS, ROUTES, SCHEDULES, Names, environment
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,17 @@ class StackpilotStack(cdk.Stack):
             encryption_key=data.key,
         )
         bus = Events(self, "Events", names=names, encryption_key=data.key)
+        stacks = Stacks(
+            self, "Stacks", platform=platform, definitions=[f for f in FUNCTIONS if f.domain == "stacks"]
+        )
         accounts = Accounts(
-            self, "Accounts", platform=platform, definitions=[f for f in FUNCTIONS if f.domain == "accounts"]
+            self,
+            "Accounts",
+            platform=platform,
+            definitions=[f for f in FUNCTIONS if f.domain == "accounts"],
+            other_assumers=[
+                stacks.functions[f.key] for f in FUNCTIONS if f.domain == "stacks" and ASSUME in f.grants
+            ],
         )
         tenancy = Tenancy(
             self,
@@ -68,7 +78,7 @@ class StackpilotStack(cdk.Stack):
             "Api",
             platform=platform,
             routes=ROUTES,
-            functions={**accounts.functions, **tenancy.functions, **secrets.functions},
+            functions={**accounts.functions, **tenancy.functions, **secrets.functions, **stacks.functions},
             rate_limit=settings.api_rate_limit,
             burst_limit=settings.api_burst_limit,
         )
@@ -76,6 +86,7 @@ class StackpilotStack(cdk.Stack):
             **accounts.functions,
             **tenancy.functions,
             **secrets.functions,
+            **stacks.functions,
             **api.functions,
         }
         _require_every_function(self.functions)
@@ -97,6 +108,8 @@ class StackpilotStack(cdk.Stack):
             fn.apply_grants(targets)
         for schedule in SCHEDULES:
             bus.schedule(schedule, self.functions[schedule.function].function, names)
+        for rule in BUS_RULES:
+            bus.bus_rule(rule, self.functions[rule.function].function, names)
 
         cdk.Aspects.of(self).add(
             nag.CheckovSkipsByType(

@@ -59,6 +59,12 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/audit"): _read(A, "audit.list"),
     ("GET", "/audit/export"): _read(A, "audit.export"),
     ("GET", "/audit/verify"): _read(A, "audit.verify"),
+    # stacks: contributors change them, viewers read
+    ("POST", "/stacks"): _write(C, "stack.create"),
+    ("GET", "/stacks"): _read(V, "stack.list"),
+    ("GET", "/stacks/{stack_id}"): _read(V, "stack.read"),
+    ("GET", "/stacks/{stack_id}/events"): _read(V, "stack.history"),
+    ("GET", "/stacks/{stack_id}/template"): _read(V, "stack.template"),
     # secrets: metadata for those who reference them, values for nobody
     ("GET", "/secrets"): _read(C, "secret.list"),
     ("PUT", "/secrets/{name}"): _write(A, "secret.put"),

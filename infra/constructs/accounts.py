@@ -29,14 +29,21 @@ ASSUME = Grant("assumer_role", "assume")
 
 class Accounts(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, platform: Platform, definitions: Sequence[FunctionDef]
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        platform: Platform,
+        definitions: Sequence[FunctionDef],
+        other_assumers: Sequence[ServiceFunction] = (),
     ) -> None:
+        """``other_assumers``: other domains' functions granted ``assumer_role: assume``."""
         super().__init__(scope, construct_id)
         names = platform.names
         self.functions = domain_functions(self, platform, definitions, DOMAIN)
         self.log_bucket, self.bucket = self._buckets(platform)
         self.assumer_role = self._assumer_role(
-            platform, [self.functions[d.key] for d in definitions if ASSUME in d.grants]
+            platform, [*(self.functions[d.key] for d in definitions if ASSUME in d.grants), *other_assumers]
         )
         self._let_callback_topics_invoke(names)
 

@@ -13,7 +13,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constructs.dead_letters import dead_letter_queue
-from infra.definitions import Names, ScheduleDef
+from infra.definitions import BusRuleDef, Names, ScheduleDef
 
 ARCHIVE_RETENTION = Duration.days(365)
 TARGET_RETRY_ATTEMPTS = 8
@@ -62,6 +62,21 @@ class Events(Construct):
             rule_name=f"{names.prefix}-{definition.key}",
             description=definition.description,
             schedule=events.Schedule.expression(definition.expression),
+            targets=[self.lambda_target(function)],
+        )
+
+    def bus_rule(self, definition: BusRuleDef, function: lambda_.IFunction, names: Names) -> events.Rule:
+        """Events on stackpilot's bus matching ``definition.pattern``, delivered to a function."""
+        pattern = definition.pattern
+        return events.Rule(
+            self,
+            definition.construct_id,
+            rule_name=f"{names.prefix}-{definition.key}",
+            description=definition.description,
+            event_bus=self.bus,
+            event_pattern=events.EventPattern(
+                source=pattern.get("source"), detail_type=pattern.get("detail-type")
+            ),
             targets=[self.lambda_target(function)],
         )
 

@@ -331,7 +331,14 @@ def _state_machine_stop(fn: ServiceFunction, targets: GrantTargets, key: str) ->
 
 
 def _task_tokens(fn: ServiceFunction, targets: GrantTargets, key: str) -> None:
-    targets.state_machines[key].grant_task_response(fn.role)
+    # The machine's ARN is built from its name, not referenced: a function the machine invokes may
+    # also answer its tokens (the machine depends on the function, so a reference would be a cycle).
+    fn.role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+            resources=[targets.names.state_machine_arn(key)],
+        )
+    )
 
 
 def _assume_assumer_role(fn: ServiceFunction, targets: GrantTargets, _: str) -> None:

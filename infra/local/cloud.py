@@ -26,7 +26,7 @@ import boto3
 from botocore.config import Config
 
 from infra import definitions
-from infra.definitions import FUNCTIONS, SCHEDULES, STATE_MACHINES, TABLES, TOPICS, Names
+from infra.definitions import BUS_RULES, FUNCTIONS, SCHEDULES, STATE_MACHINES, TABLES, TOPICS, Names
 from infra.local import patches
 from infra.tables import create_table_request, load_model, table_spec
 
@@ -66,6 +66,9 @@ class LocalCloud:
             jwt_audience="stackpilot-api",
             jwks_url=f"{self.issuer_url}/.well-known/jwks.json",
             log_level=self.log_level,
+            # Task timeouts run in real time in the emulator: the wait schedule is scaled instead.
+            stack_wait_first_seconds=max(1, round(10 * self.time_scale)),
+            stack_wait_max_seconds=max(1, round(120 * self.time_scale)),
         )
         env.update(
             {
@@ -156,6 +159,7 @@ class LocalCloud:
         self._state_machines(names, role_arn)
         self._topics(names)
         self._schedules(names)
+        self._bus_rules(names)
 
     def _tables(self, names: Names) -> None:
         ddb = self.client("dynamodb")
@@ -285,6 +289,23 @@ class LocalCloud:
                 Rule=rule, Targets=[{"Id": "function", "Arn": self.function_arn(schedule.function)}]
             )
 
+    def _bus_rules(self, names: Names) -> None:
+        """Rules on stackpilot's bus delivering to functions, as in AWS."""
+        events = self.client("events")
+        for rule in BUS_RULES:
+            name = f"{names.prefix}-{rule.key}"
+            events.put_rule(
+                Name=name,
+                EventBusName=names.event_bus,
+                EventPattern=json.dumps(rule.pattern),
+                Description=rule.description,
+            )
+            events.put_targets(
+                Rule=name,
+                EventBusName=names.event_bus,
+                Targets=[{"Id": "function", "Arn": self.function_arn(rule.function)}],
+            )
+
     def run_schedule(self, key: str) -> dict[str, Any]:
         """Fire a schedule now, as EventBridge would when its time comes; returns the function's result."""
         schedule = next(s for s in SCHEDULES if s.key == key)
@@ -345,10 +366,16 @@ def fresh_containers() -> None:
 
     for name in [n for n in sys.modules if n.startswith("functions.") and ".handlers." in n]:
         del sys.modules[name]
+        # The package keeps the old module as an attribute: `from pkg import mod` would hand out the
+        # stale module (and a test patching it would patch a container nobody runs any more).
+        package, _, child = name.rpartition(".")
+        if package in sys.modules and getattr(sys.modules[package], child, None) is not None:
+            delattr(sys.modules[package], child)
     for module_name in (
         "functions.accounts.settings",
         "functions.tenancy.settings",
         "functions.secrets.settings",
+        "functions.stacks.settings",
     ):
         module = sys.modules.get(module_name)
         for getter in ("get_settings", "get_authorizer_settings"):

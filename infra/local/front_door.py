@@ -664,7 +664,9 @@ def _malformed(what: str) -> _GatewayError:
 
 def _error_summary(payload: Any) -> str:
     if isinstance(payload, dict):
-        return f"{payload.get('errorType')}: {payload.get('errorMessage')}"
+        # Local only: the trace is what a developer needs (in AWS it is in the function's own log).
+        trace = "".join(payload.get("stackTrace") or [])
+        return f"{payload.get('errorType')}: {payload.get('errorMessage')}" + (f"\n{trace}" if trace else "")
     return "no error payload"
 
 

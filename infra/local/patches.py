@@ -2,10 +2,12 @@
 
 moto has no plug-in API for what the local cloud needs (Lambdas that really run, Step Functions
 that wait in scaled time, STS that evaluates trust policies, EventBridge targets, CloudFormation
-custom resources answered through S3), so each behaviour below replaces a moto internal.
-Every replacement is pinned to the moto version it was written against: `install()` refuses to
-patch any other version, and `tests/infrastructure/test_local_cloud_patches.py` has one smoke test
-per patch, so a moto upgrade fails loudly instead of silently changing behaviour.
+custom resources answered through S3, stack status events, AWS's stack status sequences with
+injected faults, the resource types of an application stack), so each behaviour below replaces a
+moto internal. Every replacement is pinned to the moto version it was written against: `install()`
+refuses to patch any other version, and `tests/infrastructure/test_local_cloud_patches.py` and
+`tests/infrastructure/test_local_cloud_stacks.py` smoke-test every patch, so a moto upgrade fails
+loudly instead of silently changing behaviour.
 
 Facts relied upon (measured on moto 5.2.5) are in `/work/shared/notes/local-cloud.md`.
 """
@@ -57,16 +59,15 @@ StackCompletionHook = Callable[[Any], "tuple[str, str] | None"]
 
 
 @dataclass
-class _FailureRule:
-    stack_name_prefix: str
-    logical_id: str
-    reason: str
+class _StackRule:
+    """A fault or delay injected into the next stack operation whose stack name has the prefix."""
 
-
-@dataclass
-class _DelayRule:
+    operation: str  # create | update | delete | rollback
+    kind: str  # fail | delay
     stack_name_prefix: str
-    seconds: float
+    logical_id: str = ""
+    reason: str = ""
+    seconds: float = 0.0
 
 
 @dataclass
@@ -81,12 +82,12 @@ class _State:
     threads: list[threading.Thread] = field(default_factory=list)
     executions: list[Any] = field(default_factory=list)
     completion_hook: StackCompletionHook | None = None
-    failure_rules: list[_FailureRule] = field(default_factory=list)
-    delay_rules: list[_DelayRule] = field(default_factory=list)
-    # stack id -> thread currently creating/updating/deleting that stack in the background
+    stack_rules: list[_StackRule] = field(default_factory=list)
+    always_background: bool = False
+    # stack-name prefixes whose "CloudFormation Stack Status Change" events are dropped
+    silenced_stacks: list[str] = field(default_factory=list)
+    # stack id -> thread currently creating/updating/deleting that stack (inline or in the background)
     busy_stacks: dict[str, threading.Thread] = field(default_factory=dict)
-    # ids of stacks whose lifecycle the patches drive (async custom-resource stacks)
-    managed_stacks: set[str] = field(default_factory=set)
     originals: dict[tuple[int, str], Any] = field(default_factory=dict)
 
 
@@ -185,24 +186,72 @@ def set_stack_completion_hook(hook: StackCompletionHook | None) -> None:
     _state.completion_hook = hook
 
 
-def fail_next_stack_creation(stack_name_prefix: str, logical_id: str, reason: str) -> None:
-    """The next stack whose name starts with the prefix fails on `logical_id` with `reason`."""
+def _add_stack_rule(rule: _StackRule) -> None:
     with _state.lock:
-        _state.failure_rules.append(_FailureRule(stack_name_prefix, logical_id, reason))
+        _state.stack_rules.append(rule)
+
+
+def fail_next_stack_creation(stack_name_prefix: str, logical_id: str, reason: str) -> None:
+    """The next creation (CreateStack or a CREATE change set) of a stack whose name starts with the
+    prefix fails on `logical_id` with `reason`: CREATE_FAILED, then ROLLBACK_IN_PROGRESS ->
+    ROLLBACK_COMPLETE."""
+    _add_stack_rule(_StackRule("create", "fail", stack_name_prefix, logical_id, reason))
 
 
 def delay_next_stack_creation(stack_name_prefix: str, seconds: float) -> None:
-    """The next stack whose name starts with the prefix stays CREATE_IN_PROGRESS `seconds*scale`."""
+    """The next creation of a matching stack stays CREATE_IN_PROGRESS `seconds*scale` before its
+    resources are created."""
+    _add_stack_rule(_StackRule("create", "delay", stack_name_prefix, seconds=seconds))
+
+
+def fail_next_stack_update(stack_name_prefix: str, logical_id: str, reason: str) -> None:
+    """The next update (UpdateStack or an UPDATE change set) of a matching stack fails on `logical_id`
+    (UPDATE_FAILED, or CREATE_FAILED if the update adds it) and rolls back to UPDATE_ROLLBACK_COMPLETE."""
+    _add_stack_rule(_StackRule("update", "fail", stack_name_prefix, logical_id, reason))
+
+
+def delay_next_stack_update(stack_name_prefix: str, seconds: float) -> None:
+    """The next update of a matching stack stays UPDATE_IN_PROGRESS `seconds*scale` before it starts."""
+    _add_stack_rule(_StackRule("update", "delay", stack_name_prefix, seconds=seconds))
+
+
+def fail_next_stack_deletion(stack_name_prefix: str, logical_id: str, reason: str) -> None:
+    """The next DeleteStack of a matching stack fails on `logical_id`: DELETE_FAILED."""
+    _add_stack_rule(_StackRule("delete", "fail", stack_name_prefix, logical_id, reason))
+
+
+def delay_next_stack_deletion(stack_name_prefix: str, seconds: float) -> None:
+    """The next DeleteStack of a matching stack stays DELETE_IN_PROGRESS `seconds*scale` first."""
+    _add_stack_rule(_StackRule("delete", "delay", stack_name_prefix, seconds=seconds))
+
+
+def fail_next_stack_rollback(stack_name_prefix: str, logical_id: str, reason: str) -> None:
+    """The next rollback of a matching stack fails on `logical_id`: a failed creation ends in
+    ROLLBACK_FAILED (DELETE_FAILED on the resource), a failed update in UPDATE_ROLLBACK_FAILED
+    (UPDATE_FAILED on the resource). Combine with fail_next_stack_creation/update."""
+    _add_stack_rule(_StackRule("rollback", "fail", stack_name_prefix, logical_id, reason))
+
+
+def set_stack_operations_in_background(enabled: bool) -> None:
+    """True: CreateStack, UpdateStack and DeleteStack also return at once and run in the background,
+    as in AWS (ExecuteChangeSet always does). False (the default): they complete before returning
+    unless custom resources, a completion hook or a fault/delay rule is involved."""
+    _state.always_background = bool(enabled)
+
+
+def suppress_stack_status_events(stack_name_prefix: str) -> None:
+    """Drop the "CloudFormation Stack Status Change" events of stacks whose name starts with the
+    prefix (to exercise a consumer's polling fallback). clear_stack_hooks() lifts it."""
     with _state.lock:
-        _state.delay_rules.append(_DelayRule(stack_name_prefix, seconds))
+        _state.silenced_stacks.append(stack_name_prefix)
 
 
 def clear_stack_hooks() -> None:
-    """Forget the completion hook and every pending fail/delay rule."""
+    """Forget the completion hook, every pending fail/delay rule and every event suppression."""
     with _state.lock:
         _state.completion_hook = None
-        _state.failure_rules.clear()
-        _state.delay_rules.clear()
+        _state.stack_rules.clear()
+        _state.silenced_stacks.clear()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -978,11 +1027,52 @@ def _deliver_to_queue(rule: Any, target: Mapping[str, Any], event: Mapping[str, 
     rule._send_to_sqs_queue(target["Arn"].split(":")[5], envelope, group_id)
 
 
+def _deliver_to_bus(bus_arn: str, event: Mapping[str, Any]) -> None:
+    """A bus target (another account or region) receives the event as it was: same id, account,
+    region, time and resources (moto re-puts it as a new event of the target account, without
+    resources). The target bus's resource policy and the target's RoleArn are not evaluated."""
+    parts = bus_arn.split(":")
+    try:
+        region, account, bus_name = parts[3], parts[4], parts[5].split("/", 1)[1]
+    except IndexError:
+        LOG.warning("EventBridge: malformed event bus target %s", bus_arn)
+        return
+    put_service_event(event, account=account, region=region, bus_name=bus_name)
+
+
+def put_service_event(
+    event: Mapping[str, Any],
+    *,
+    account: str | None = None,
+    region: str | None = None,
+    bus_name: str = "default",
+) -> None:
+    """Deliver `event` (a full envelope, `time` in epoch seconds) to the rules of one bus, as an AWS
+    service (or a bus target) does: no PutEvents validation, the envelope kept as it is. A failing
+    target is logged, never raised: the emitter (e.g. a stack operation) must not fail with it."""
+    from moto.events.models import events_backends
+
+    backend = events_backends[account or str(event["account"])][region or str(event["region"])]
+    bus = backend.event_buses.get(bus_name)
+    if bus is None:
+        LOG.warning("EventBridge: no event bus %s in %s/%s", bus_name, account, region)
+        return
+    for rule in list(bus.rules.values()):
+        try:
+            rule.send_to_targets(json.loads(json.dumps(dict(event))))
+        except Exception:
+            LOG.exception("EventBridge: rule %s could not deliver %s", rule.name, event.get("detail-type"))
+
+
 def _deliver(rule: Any, target: Mapping[str, Any], event: Mapping[str, Any], transform: bool) -> bool:
     """Deliver one target ourselves; False leaves it to moto."""
-    service = target["Arn"].split(":")[2]
+    arn_parts = target["Arn"].split(":")
+    service = arn_parts[2]
     if service == "sqs" and not _customises_input(target):
         _deliver_to_queue(rule, target, event)
+        return True
+    if service == "events" and len(arn_parts) > 5 and arn_parts[5].startswith("event-bus/"):
+        _deliver_to_bus(target["Arn"], event)
         return True
     if service not in ("lambda", "states"):
         return False
@@ -1017,16 +1107,38 @@ def _patch_events() -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# 5. CloudFormation: custom resources answered through S3, async stacks, rollback, hooks
+# 5. CloudFormation: custom resources answered through S3, stack operations (inline or in the
+#    background) with AWS's status sequences, resource events, rollback, injected faults and delays,
+#    and "CloudFormation Stack/Resource Status Change" events on the stack account's default bus
 # --------------------------------------------------------------------------------------------------
+#
+# Status sequences (each status is a stack event and a "CloudFormation Stack Status Change" event):
+#   CreateStack:        CREATE_IN_PROGRESS -> CREATE_COMPLETE
+#   CREATE change set:  REVIEW_IN_PROGRESS (CreateChangeSet) -> CREATE_IN_PROGRESS -> CREATE_COMPLETE
+#   failed creation:    CREATE_IN_PROGRESS -> ROLLBACK_IN_PROGRESS -> ROLLBACK_COMPLETE | ROLLBACK_FAILED
+#   update:             UPDATE_IN_PROGRESS -> UPDATE_COMPLETE_CLEANUP_IN_PROGRESS -> UPDATE_COMPLETE
+#   failed update:      UPDATE_IN_PROGRESS -> UPDATE_ROLLBACK_IN_PROGRESS ->
+#                       UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS -> UPDATE_ROLLBACK_COMPLETE
+#                       (or UPDATE_IN_PROGRESS -> UPDATE_ROLLBACK_IN_PROGRESS -> UPDATE_ROLLBACK_FAILED)
+#   delete:             DELETE_IN_PROGRESS -> DELETE_COMPLETE | DELETE_FAILED
+
+
+STACK_TYPE = "AWS::CloudFormation::Stack"
 
 
 class _ResourceFailed(Exception):
-    def __init__(self, logical_id: str, resource_type: str, reason: str) -> None:
+    """A resource operation failed; `action` is create/update/delete, `evented` says whether its
+    *_FAILED resource event was already added."""
+
+    def __init__(
+        self, logical_id: str, resource_type: str, reason: str, action: str = "create", evented: bool = False
+    ) -> None:
         super().__init__(reason)
         self.logical_id = logical_id
         self.resource_type = resource_type
         self.reason = reason
+        self.action = action
+        self.evented = evented
 
 
 def _is_custom_type(resource_type: str) -> bool:
@@ -1038,25 +1150,36 @@ def _has_custom_resources(template: Mapping[str, Any] | None) -> bool:
     return any(_is_custom_type(str(r.get("Type", ""))) for r in resources.values() if isinstance(r, Mapping))
 
 
-def _matching_rule(rules: list[Any], stack_name: str, pop: bool) -> Any:
+def _take_rule(operation: str, kind: str, stack_name: str) -> _StackRule | None:
     with _state.lock:
-        for rule in rules:
-            if stack_name.startswith(rule.stack_name_prefix):
-                if pop:
-                    rules.remove(rule)
+        for rule in _state.stack_rules:
+            if (
+                rule.operation == operation
+                and rule.kind == kind
+                and stack_name.startswith(rule.stack_name_prefix)
+            ):
+                _state.stack_rules.remove(rule)
                 return rule
     return None
 
 
+def _has_rule(stack_name: str) -> bool:
+    with _state.lock:
+        return any(stack_name.startswith(rule.stack_name_prefix) for rule in _state.stack_rules)
+
+
 def _needs_async(stack: Any, template: Mapping[str, Any] | None = None) -> bool:
+    """Background operation (AWS-like) when custom resources, a completion hook or an injected
+    fault/delay is involved, or set_stack_operations_in_background(True); otherwise CreateStack,
+    UpdateStack and DeleteStack run inline (complete when the call returns, as moto does).
+    ExecuteChangeSet always runs in the background."""
+    if _state.always_background:
+        return True
     if _has_custom_resources(template if template is not None else stack.template_dict):
         return True
     if _state.completion_hook is not None:
         return True
-    return bool(
-        _matching_rule(_state.failure_rules, stack.name, pop=False)
-        or _matching_rule(_state.delay_rules, stack.name, pop=False)
-    )
+    return _has_rule(stack.name)
 
 
 def _add_resource_event(
@@ -1080,6 +1203,35 @@ def _add_resource_event(
         resource_properties=None,
     )
     stack.events.append(event)
+    if not _status_events_silenced(stack.name):
+        put_service_event(
+            _resource_status_event(stack.stack_id, logical_id, resource_type, status, physical_id, reason)
+        )
+
+
+RESOURCE_STATUS_DETAIL_TYPE = "CloudFormation Resource Status Change"
+
+
+def _resource_status_event(
+    stack_id: str,
+    logical_id: str,
+    resource_type: str,
+    status: str,
+    physical_id: str | None,
+    reason: str | None,
+) -> dict[str, Any]:
+    """The "CloudFormation Resource Status Change" event AWS puts on the default bus."""
+    event = stack_status_event(stack_id, status, reason)
+    event["detail-type"] = RESOURCE_STATUS_DETAIL_TYPE
+    event["detail"] = {
+        "stack-id": stack_id,
+        "logical-resource-id": logical_id,
+        "physical-resource-id": physical_id or "",
+        "status-details": {"status": status, "status-reason": reason or ""},
+        "resource-type": resource_type,
+        "client-request-token": "",
+    }
+    return event
 
 
 def _stack_for(stack_id: str, account_id: str, region_name: str) -> Any:
@@ -1320,6 +1472,7 @@ def _custom_update(
             request.physical_id,
             failed.reason,
         )
+        failed.action, failed.evented = "update", True
         raise
     _add_resource_event(
         stack, request.logical_id, request.resource_type, "UPDATE_COMPLETE", model.physical_resource_id
@@ -1339,8 +1492,8 @@ def _delete_replaced(original_resource: Any) -> None:
 
 def _custom_delete(self: Any, account_id: str, region_name: str) -> None:
     failure = getattr(self, "stackpilot_delete_failure", None)
-    if failure is not None:
-        raise failure  # moto's delete loop retries; AWS sends one Delete
+    if failure is not None:  # a DeleteStack retry: the responder already refused once
+        raise _ResourceFailed(failure.logical_id, failure.resource_type, failure.reason, "delete")
     stack = self.stackpilot_stack
     request = _CustomRequest(
         stack=stack,
@@ -1365,282 +1518,386 @@ def _custom_delete(self: Any, account_id: str, region_name: str) -> None:
             self.physical_resource_id,
             failed.reason,
         )
+        failed.action, failed.evented = "delete", True
         raise
     _add_resource_event(
         stack, self.logical_id, self.stackpilot_type, "DELETE_COMPLETE", self.physical_resource_id
     )
 
 
-# --- resource creation events and guards --------------------------------------------------------
+# --- stack status events (EventBridge) -------------------------------------------------------------
+
+STACK_STATUS_DETAIL_TYPE = "CloudFormation Stack Status Change"
 
 
-def _in_background_for(stack_id: str) -> bool:
+def _status_events_silenced(stack_name: str) -> bool:
+    with _state.lock:
+        return any(stack_name.startswith(prefix) for prefix in _state.silenced_stacks)
+
+
+def stack_status_event(stack_id: str, status: str, reason: str | None = None) -> dict[str, Any]:
+    """The "CloudFormation Stack Status Change" event AWS puts on the stack account's default bus."""
+    parts = stack_id.split(":")
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": STACK_STATUS_DETAIL_TYPE,
+        "source": "aws.cloudformation",
+        "account": parts[4],
+        "time": time.time(),
+        "region": parts[3],
+        "resources": [stack_id],
+        "detail": {
+            "stack-id": stack_id,
+            "status-details": {"status": status, "status-reason": reason or ""},
+            "client-request-token": "",
+        },
+    }
+
+
+def _stack_add_stack_event(
+    self: Any,
+    resource_status: str,
+    resource_status_reason: str | None = None,
+    resource_properties: str | None = None,
+) -> None:
+    """Stack._add_stack_event, the one place every stack status change goes through (moto's own
+    synchronous paths and the patches' operations): the status is set first, then the stack event
+    is recorded (and sent to the NotificationARNs, as moto does), then the EventBridge event is
+    delivered synchronously to the rules of the account's default bus (targets that run code,
+    Lambda and Step Functions, are started asynchronously, so nothing here waits on a consumer)."""
+    from moto.cloudformation.models import Stack
+
+    self.status, self.status_reason = resource_status, resource_status_reason
+    _call_original(
+        Stack, "_add_stack_event", self, resource_status, resource_status_reason, resource_properties
+    )
+    if _status_events_silenced(self.name):
+        return
+    try:
+        put_service_event(stack_status_event(self.stack_id, resource_status, resource_status_reason))
+    except Exception:
+        LOG.exception("stack status event of %s not delivered", self.name)
+
+
+def _set_status(stack: Any, status: str, reason: str | None = None) -> None:
+    stack._add_stack_event(status, resource_status_reason=reason)
+
+
+# --- operations: inline or in the background, with injected faults --------------------------------
+
+
+@dataclass
+class _Plan:
+    """What the rules inject into one stack operation."""
+
+    operation: str
+    failure: _StackRule | None = None
+    failure_used: bool = False
+
+
+def _begin_plan(stack: Any, operation: str) -> _Plan:
+    delay = _take_rule(operation, "delay", stack.name)
+    plan = _Plan(operation, failure=_take_rule(operation, "fail", stack.name))
+    _tls.plan = plan
+    if delay is not None:
+        _scaled_sleep(delay.seconds)
+    return plan
+
+
+def _current_plan() -> _Plan | None:
+    return getattr(_tls, "plan", None)
+
+
+def _in_operation_for(stack_id: str) -> bool:
     return _state.busy_stacks.get(stack_id) is threading.current_thread()
+
+
+def _run_operation(stack: Any, name: str, work: Callable[[], None], *, background: bool) -> None:
+    """Run a stack operation inline (moto's synchronous semantics) or in a daemon thread.
+
+    Either way the stack is marked busy for the running thread: only that thread may create the
+    stack's resources (moto's lazy ResourceMap would otherwise create them from a DescribeStacks).
+    """
+    generation = _state.generation
+
+    def runner() -> None:
+        saved = (getattr(_tls, "stack", None), getattr(_tls, "generation", None), _current_plan())
+        _tls.stack, _tls.generation, _tls.plan = stack, generation, None
+        try:
+            work()
+        except _Aborted:
+            LOG.info("%s of %s aborted by stop_executions()", name, stack.name)
+        except Exception:
+            LOG.exception("%s of %s crashed", name, stack.name)
+        finally:
+            _tls.stack, _tls.generation, _tls.plan = saved
+            with _state.lock:
+                if _state.busy_stacks.get(stack.stack_id) is threading.current_thread():
+                    del _state.busy_stacks[stack.stack_id]
+
+    if not background:
+        with _state.lock:
+            _state.busy_stacks[stack.stack_id] = threading.current_thread()
+        runner()
+        return
+    thread = threading.Thread(target=runner, name=f"stackpilot-cfn-{name}", daemon=True)
+    with _state.lock:
+        _state.busy_stacks[stack.stack_id] = thread
+        _state.threads.append(thread)
+    thread.start()
+
+
+def _failure_from(exc: Exception, stack: Any) -> _ResourceFailed:
+    """Any error of a stack operation fails the stack instead of leaving it *_IN_PROGRESS."""
+    if isinstance(exc, _ResourceFailed):
+        return exc
+    return _ResourceFailed(stack.name, STACK_TYPE, f"{type(exc).__name__}: {exc}")
+
+
+def _unused_failure(stack: Any, plan: _Plan, action: str) -> None:
+    """A rule naming a resource the operation never reached still fails the operation, on that
+    logical id (so a test's injected fault always takes effect)."""
+    if plan.failure is None or plan.failure_used:
+        return
+    plan.failure_used = True
+    resource_json = (stack.template_dict.get("Resources") or {}).get(plan.failure.logical_id) or {}
+    raise _ResourceFailed(
+        plan.failure.logical_id, str(resource_json.get("Type", "")), plan.failure.reason, action
+    )
+
+
+def _injected(plan: _Plan | None, logical_id: str, operation: str) -> _StackRule | None:
+    if plan is None or plan.failure is None or plan.failure_used or plan.operation != operation:
+        return None
+    if plan.failure.logical_id != logical_id:
+        return None
+    plan.failure_used = True
+    return plan.failure
+
+
+def _failure_reason(failure: _ResourceFailed, verb: str) -> str:
+    if failure.resource_type == STACK_TYPE:
+        return failure.reason
+    return f"The following resource(s) failed to {verb}: [{failure.logical_id}]. "
+
+
+def _add_failure_event(stack: Any, failure: _ResourceFailed) -> None:
+    if failure.evented or failure.resource_type == STACK_TYPE:
+        return
+    status = {"create": "CREATE_FAILED", "update": "UPDATE_FAILED", "delete": "DELETE_FAILED"}[failure.action]
+    _add_resource_event(stack, failure.logical_id, failure.resource_type, status, reason=failure.reason)
+    failure.evented = True
+
+
+# --- creation -----------------------------------------------------------------------------------
+
+
+def _stack_create_resources(self: Any) -> None:
+    """Stack.create_resources (after moto's CREATE_IN_PROGRESS event): resource events, faults,
+    rollback; in the background when custom resources or hooks are involved."""
+    _run_operation(self, "create", lambda: _create_stack(self), background=_needs_async(self))
+
+
+def _create_stack(stack: Any) -> None:
+    plan = _begin_plan(stack, "create")
+    try:
+        stack.resource_map.create(stack.template_dict)
+        stack.description = stack.template_dict.get("Description")
+        _unused_failure(stack, plan, "create")
+        hook = _state.completion_hook
+        outcome = hook(stack) if hook is not None else None
+        if outcome is not None:
+            logical_id, reason = outcome
+            resource_json = (stack.template_dict.get("Resources") or {}).get(logical_id) or {}
+            raise _ResourceFailed(logical_id, str(resource_json.get("Type", "")), reason)
+        stack.output_map = stack._create_output_map()
+        _register_exports(stack)
+    except _Aborted:
+        raise
+    except Exception as exc:
+        _fail_creation(stack, _failure_from(exc, stack))
+        return
+    _set_status(stack, "CREATE_COMPLETE")
+
+
+def _fail_creation(stack: Any, failure: _ResourceFailed) -> None:
+    """CREATE_FAILED on the resource, then ROLLBACK_IN_PROGRESS -> ROLLBACK_COMPLETE (or
+    ROLLBACK_FAILED); a stack created with rollback disabled stops at CREATE_FAILED."""
+    _add_failure_event(stack, failure)
+    reason = _failure_reason(failure, "create")
+    if getattr(stack, "disable_rollback", False):
+        _set_status(stack, "CREATE_FAILED", reason)
+        return
+    _set_status(stack, "ROLLBACK_IN_PROGRESS", reason + "Rollback requested by user.")
+    try:
+        _delete_resources(stack, _stack_items(stack), _take_rule("rollback", "fail", stack.name))
+    except _ResourceFailed as failed:
+        _set_status(stack, "ROLLBACK_FAILED", _failure_reason(failed, "delete"))
+        return
+    _set_status(stack, "ROLLBACK_COMPLETE")
 
 
 def _parse_and_create_resource(
     logical_id: str, resource_json: dict[str, Any], resources_map: Any, account_id: str, region_name: str
 ) -> Any:
-    """Emit per-resource events while a stack is created in the background.
+    """parsing.parse_and_create_resource: only inside the stack's operation, with resource events.
 
-    Outside the background thread a managed stack must never create resources lazily (moto's
-    ResourceMap creates on first access, e.g. from DescribeStacks outputs): that would send a
-    second Create to a custom resource.
+    Outside its operation a stack never creates resources lazily (moto's ResourceMap creates on
+    first access, e.g. from DescribeStacks outputs): that would send a second Create to a custom
+    resource, or create resources of a stack that was rolled back.
     """
-    from moto.cloudformation import parsing
-
-    stack_id = resources_map.stack_id
-    if stack_id in _state.managed_stacks and not _in_background_for(stack_id):
+    if not _in_operation_for(resources_map.stack_id):
         return None
-    if not _in_background_for(stack_id):
-        return _call_original(
-            parsing,
-            "parse_and_create_resource",
-            logical_id,
-            resource_json,
-            resources_map,
-            account_id,
-            region_name,
-        )
     return _create_with_events(logical_id, resource_json, resources_map, account_id, region_name)
 
 
 def _create_with_events(
     logical_id: str, resource_json: dict[str, Any], resources_map: Any, account_id: str, region_name: str
 ) -> Any:
-    from moto.cloudformation import parsing
-
     stack = _tls.stack
     resource_type = str(resource_json.get("Type", ""))
     condition = resource_json.get("Condition")
     if condition and not resources_map.lazy_condition_map[condition]:
         return None
     _add_resource_event(stack, logical_id, resource_type, "CREATE_IN_PROGRESS")
+    plan = _current_plan()
+    injected = _injected(plan, logical_id, plan.operation if plan else "")
+    if injected is not None:
+        raise _ResourceFailed(logical_id, resource_type, injected.reason, "create")
     try:
-        resource = _call_original(
-            parsing,
-            "parse_and_create_resource",
-            logical_id,
-            resource_json,
-            resources_map,
-            account_id,
-            region_name,
-        )
+        resource = _create_resource(logical_id, resource_json, resources_map, account_id, region_name)
     except (_ResourceFailed, _Aborted):
         raise
     except Exception as exc:
-        raise _ResourceFailed(logical_id, resource_type, f"{type(exc).__name__}: {exc}") from exc
+        raise _ResourceFailed(logical_id, resource_type, _error_text(exc)) from exc
     if resource is not None:
-        _created_list(stack).append(logical_id)
         physical_id = getattr(resource, "physical_resource_id", None)
         _add_resource_event(stack, logical_id, resource_type, "CREATE_COMPLETE", str(physical_id or ""))
     return resource
 
 
-def _resource_class_from_type(resource_type: str) -> Any:
-    from moto.cloudformation import parsing
-    from moto.cloudformation.custom_model import CustomModel
-
-    if resource_type == CUSTOM_RESOURCE_TYPE:
-        return CustomModel
-    return _call_original(parsing, "resource_class_from_type", resource_type)
+def _error_text(exc: Exception) -> str:
+    message = getattr(exc, "message", None) or str(exc)
+    return f"{type(exc).__name__}: {message}"
 
 
-# --- asynchronous stack operations ----------------------------------------------------------------
+def _register_exports(stack: Any) -> None:
+    """Exports of a complete stack (moto registers them, unresolved, before the resources exist)."""
+    from moto.cloudformation.models import cloudformation_backends
+
+    backend = cloudformation_backends[stack.account_id][stack.region_name]
+    for name in [n for n, e in backend.exports.items() if e.exporting_stack_id == stack.stack_id]:
+        del backend.exports[name]
+    for export in stack.exports:
+        backend.exports[export.name] = export
 
 
-def _run_in_background(stack: Any, name: str, work: Callable[[], None]) -> None:
-    generation = _state.generation
+# --- deletion -----------------------------------------------------------------------------------
 
-    def runner() -> None:
-        _tls.stack, _tls.generation = stack, generation
-        try:
-            work()
-        except _Aborted:
-            LOG.info("background %s of %s aborted by stop_executions()", name, stack.name)
-        except Exception:
-            LOG.exception("background %s of %s crashed", name, stack.name)
-        finally:
-            _tls.stack = None
-            with _state.lock:
-                if _state.busy_stacks.get(stack.stack_id) is threading.current_thread():
-                    del _state.busy_stacks[stack.stack_id]
-
-    thread = threading.Thread(target=runner, name=f"stackpilot-cfn-{name}", daemon=True)
-    with _state.lock:
-        _state.managed_stacks.add(stack.stack_id)
-        _state.busy_stacks[stack.stack_id] = thread
-        _state.threads.append(thread)
-    thread.start()
+_DeleteItem = tuple[str, Any, Mapping[str, Any]]  # logical id, resource object, resource JSON
 
 
-def _created_list(stack: Any) -> list[str]:
-    """Logical ids in the order the background thread created them (for reverse-order deletes)."""
-    if not hasattr(stack, "stackpilot_created"):
-        stack.stackpilot_created = []
-    return stack.stackpilot_created  # type: ignore[no-any-return]
+def _is_resource(value: Any) -> bool:
+    return value is not None and not isinstance(value, str | int | float | list | dict | bool)
 
 
-def _delete_order(stack: Any) -> list[str]:
-    created = list(_created_list(stack))
-    if not created:
-        created = stack.resource_map._ResourceMap__get_resources_in_dependency_order()
-    return list(reversed(created))
-
-
-def _delete_resources(stack: Any, *, skip_retained: bool) -> None:
-    """Delete in reverse creation order; custom-resource failures propagate, moto's others don't.
-
-    moto's own deletes can fail for reasons AWS would not have (e.g. a role with attached
-    policies); those are logged and ignored so that only custom resources decide the outcome.
-    """
-    from moto.cloudformation.custom_model import CustomModel
-
+def _stack_items(stack: Any) -> list[_DeleteItem]:
+    """Every existing resource of the stack, in deletion order (reverse dependency order)."""
     resource_map = stack.resource_map
-    for logical_id in _delete_order(stack):
-        resource = resource_map._parsed_resources.get(logical_id)
-        resource_json = resource_map._resource_json_map.get(logical_id) or {}
-        if resource is None or isinstance(resource, str | int | float | list | dict):
-            continue
-        if skip_retained and resource_json.get("DeletionPolicy") == "Retain":
-            continue
-        try:
-            resource_map._delete_resource(resource, resource_json)
-        except (_ResourceFailed, _Aborted):
-            raise
-        except Exception:
-            if isinstance(resource, CustomModel):
-                raise
-            LOG.debug("moto could not delete %s; ignored", logical_id, exc_info=True)
-        resource_map._parsed_resources.pop(logical_id, None)
+    json_map = resource_map._resource_json_map
+    return [
+        (logical_id, resource_map._parsed_resources[logical_id], json_map[logical_id])
+        for logical_id in reversed(_dependency_order(json_map))
+        if _is_resource(resource_map._parsed_resources.get(logical_id))
+    ]
 
 
-def _roll_back_creation(stack: Any, failure: _ResourceFailed) -> None:
-    reason = (
-        f"The following resource(s) failed to create: [{failure.logical_id}]. Rollback requested by user."
-    )
-    stack.status, stack.status_reason = "ROLLBACK_IN_PROGRESS", reason
-    stack._add_stack_event("ROLLBACK_IN_PROGRESS", resource_status_reason=reason)
-    try:
-        _delete_resources(stack, skip_retained=True)
-    except _ResourceFailed as failed:
-        stack.status, stack.status_reason = "ROLLBACK_FAILED", failed.reason
-        stack._add_stack_event("ROLLBACK_FAILED", resource_status_reason=failed.reason)
-        return
-    stack.status, stack.status_reason = "ROLLBACK_COMPLETE", None
-    stack._add_stack_event("ROLLBACK_COMPLETE")
+def _delete_resources(stack: Any, items: list[_DeleteItem], failure: _StackRule | None) -> None:
+    """Delete `items` in order, with DELETE_IN_PROGRESS/DELETE_COMPLETE (DELETE_SKIPPED for Retain).
 
-
-def _fail_resource(stack: Any, failure: _ResourceFailed) -> None:
-    _add_resource_event(
-        stack, failure.logical_id, failure.resource_type, "CREATE_FAILED", reason=failure.reason
-    )
-    _roll_back_creation(stack, failure)
-
-
-def _failure_from(exc: Exception, stack: Any) -> _ResourceFailed:
-    """Any error of a background operation fails the stack instead of leaving it *_IN_PROGRESS."""
-    if isinstance(exc, _ResourceFailed):
-        return exc
-    return _ResourceFailed(stack.name, "AWS::CloudFormation::Stack", f"{type(exc).__name__}: {exc}")
-
-
-def _create_in_background(stack: Any) -> None:
-    try:
-        stack.resource_map.create(stack.template_dict)
-        stack.description = stack.template_dict.get("Description")
-        stack.mark_creation_complete()
-    except _Aborted:
-        raise
-    except Exception as exc:
-        _fail_resource(stack, _failure_from(exc, stack))
-
-
-def _stack_create_resources(self: Any) -> None:
-    """Stack.create_resources: asynchronous when custom resources or creation hooks are involved."""
-    from moto.cloudformation.models import Stack
-
-    if not _needs_async(self):
-        _call_original(Stack, "create_resources", self)
-        return
-    self.status = "CREATE_IN_PROGRESS"
-    self.stackpilot_created = []
-    _run_in_background(self, "create", lambda: _create_in_background(self))
-
-
-def _completion_failure(stack: Any) -> tuple[str, str] | None:
-    delay = _matching_rule(_state.delay_rules, stack.name, pop=True)
-    if delay is not None:
-        _scaled_sleep(delay.seconds)
-    rule = _matching_rule(_state.failure_rules, stack.name, pop=True)
-    if rule is not None:
-        return rule.logical_id, rule.reason
-    hook = _state.completion_hook
-    return hook(stack) if hook is not None else None
-
-
-def _stack_mark_creation_complete(self: Any) -> None:
-    from moto.cloudformation.models import Stack
-
-    outcome = _completion_failure(self)
-    if outcome is None:
-        _call_original(Stack, "mark_creation_complete", self)
-        return
-    logical_id, reason = outcome
-    resource_json = (self.template_dict.get("Resources") or {}).get(logical_id) or {}
-    _fail_resource(self, _ResourceFailed(logical_id, str(resource_json.get("Type", "")), reason))
-
-
-def _update_in_background(stack: Any, parameters: dict[str, Any] | None, previous: tuple[Any, Any]) -> None:
-    try:
-        stack.resource_map.update(stack.template_dict, parameters)
-        stack.output_map = stack._create_output_map()
-    except _Aborted:
-        raise
-    except Exception as exc:
-        failed = _failure_from(exc, stack)
-        reason = f"The following resource(s) failed to update: [{failed.logical_id}]. "
-        stack.status, stack.status_reason = "UPDATE_ROLLBACK_IN_PROGRESS", reason
-        stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", resource_status_reason=reason)
-        # moto cannot undo resource changes: the template is restored, resources stay as they are.
-        stack.template, stack.template_dict = previous
-        stack.status, stack.status_reason = "UPDATE_ROLLBACK_COMPLETE", None
-        stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
-        return
-    stack.status = "UPDATE_COMPLETE"
-    stack._add_stack_event("UPDATE_COMPLETE")
-
-
-def _stack_update(
-    self: Any,
-    template: str,
-    role_arn: str | None = None,
-    parameters: dict[str, Any] | None = None,
-    tags: dict[str, str] | None = None,
-) -> None:
-    """Stack.update: asynchronous when a custom resource is in the old or the new template."""
-    from moto.cloudformation.exceptions import ValidationError
-    from moto.cloudformation.models import Stack
-
-    if self.status.endswith("_IN_PROGRESS"):
-        raise ValidationError(
-            self.stack_id, message=f"Stack:{self.stack_id} is in {self.status} state and can not be updated."
+    An injected failure or a custom resource's refusal stops with _ResourceFailed. moto's own
+    delete errors (often dependency order, sometimes moto bugs AWS would not have) are retried in
+    later passes, like moto does; what still fails is logged and counted as deleted.
+    """
+    if failure is not None and failure.logical_id not in [item[0] for item in items]:
+        raise _ResourceFailed(failure.logical_id, "", failure.reason, "delete")
+    pending, errors, first = list(items), {}, True
+    while pending:
+        remaining: list[_DeleteItem] = []
+        for item in pending:
+            error = _delete_item(stack, item, failure, announce=first)
+            if error is not None:
+                errors[item[0]] = error
+                remaining.append(item)
+        if len(remaining) == len(pending):
+            break
+        pending, first = remaining, False
+    for logical_id, resource, resource_json in pending:
+        LOG.warning(
+            "moto could not delete %s of %s (%s); counted as deleted",
+            logical_id,
+            stack.name,
+            errors[logical_id],
         )
-    new_template = Stack.parse_template(template) if isinstance(template, str) else template
-    if not (_needs_async(self) or _needs_async(self, new_template)):
-        _call_original(Stack, "update", self, template, role_arn, parameters=parameters, tags=tags)
+        _forget(stack.resource_map, logical_id, resource)
+        _add_resource_event(
+            stack, logical_id, str(resource_json.get("Type", "")), "DELETE_COMPLETE", _physical_id(resource)
+        )
+
+
+def _delete_item(
+    stack: Any, item: _DeleteItem, failure: _StackRule | None, *, announce: bool
+) -> Exception | None:
+    """Delete one resource; the error when moto could not (to retry), None when done."""
+    from moto.cloudformation.custom_model import CustomModel
+
+    logical_id, resource, resource_json = item
+    resource_type, physical_id = str(resource_json.get("Type", "")), _physical_id(resource)
+    custom = isinstance(resource, CustomModel)  # records its own events
+    if resource_json.get("DeletionPolicy") == "Retain":
+        _add_resource_event(stack, logical_id, resource_type, "DELETE_SKIPPED", physical_id)
+        _forget(stack.resource_map, logical_id, resource)
+        return None
+    if announce and not custom:
+        _add_resource_event(stack, logical_id, resource_type, "DELETE_IN_PROGRESS", physical_id)
+    if failure is not None and failure.logical_id == logical_id:
+        _add_resource_event(stack, logical_id, resource_type, "DELETE_FAILED", physical_id, failure.reason)
+        raise _ResourceFailed(logical_id, resource_type, failure.reason, "delete", evented=True)
+    try:
+        _delete_resource(stack.resource_map, resource, resource_json)
+    except (_ResourceFailed, _Aborted):
+        raise
+    except Exception as exc:
+        if custom or _refused_by_aws(exc):
+            raise _ResourceFailed(logical_id, resource_type, _error_text(exc), "delete") from exc
+        return exc
+    _forget(stack.resource_map, logical_id, resource)
+    if not custom:
+        _add_resource_event(stack, logical_id, resource_type, "DELETE_COMPLETE", physical_id)
+    return None
+
+
+# moto delete errors that AWS gives too (not ordering or moto quirks): they fail the delete.
+_AWS_DELETE_REFUSALS = ("deletion protection",)
+
+
+def _refused_by_aws(exc: Exception) -> bool:
+    message = str(getattr(exc, "message", None) or exc).lower()
+    return any(marker in message for marker in _AWS_DELETE_REFUSALS)
+
+
+def _forget(resource_map: Any, logical_id: str, resource: Any) -> None:
+    if resource_map._parsed_resources.get(logical_id) is resource:
+        del resource_map._parsed_resources[logical_id]
+
+
+def _delete_resource(resource_map: Any, resource: Any, resource_json: Mapping[str, Any]) -> None:
+    deleter = _DELETERS.get(str(resource_json.get("Type", "")))
+    if deleter is not None:
+        deleter(resource, resource_map._account_id, resource_map._region_name)
         return
-    previous = (self.template, self.template_dict)
-    self._add_stack_event("UPDATE_IN_PROGRESS", resource_status_reason="User Initiated")
-    self.status = "UPDATE_IN_PROGRESS"
-    self.template = template
-    self._parse_template()
-    self.role_arn = role_arn
-    if parameters:
-        self.parameters = parameters
-    if tags is not None:
-        self.tags = tags
-    _run_in_background(self, "update", lambda: _update_in_background(self, parameters, previous))
+    resource_map._delete_resource(resource, dict(resource_json))
 
 
 def _export_names(stack: Any) -> list[str]:
@@ -1650,108 +1907,618 @@ def _export_names(stack: Any) -> list[str]:
         return []
 
 
-def _delete_in_background(backend: Any, stack: Any) -> None:
-    export_names = _export_names(stack)  # resolvable only while the resources exist
-    try:
-        _delete_resources(stack, skip_retained=True)
-    except _Aborted:
-        raise
-    except Exception as exc:
-        failed = _failure_from(exc, stack)
-        reason = f"The following resource(s) failed to delete: [{failed.logical_id}]. "
-        stack.status, stack.status_reason = "DELETE_FAILED", reason
-        stack._add_stack_event("DELETE_FAILED", resource_status_reason=reason)
-        return
-    stack._add_stack_event("DELETE_COMPLETE")
-    stack.status, stack.status_reason = "DELETE_COMPLETE", None
-    backend.deleted_stacks[stack.stack_id] = stack
-    backend.stacks.pop(stack.stack_id, None)
-    for name in export_names:
-        backend.exports.pop(name, None)
-
-
 def _find_live_stack(backend: Any, name_or_stack_id: str) -> Any:
     if name_or_stack_id in backend.stacks:
         return backend.stacks[name_or_stack_id]
     return next((s for s in backend.stacks.values() if s.name == name_or_stack_id), None)
 
 
+# RetainResources / DeletionMode of the DeleteStack request being served (moto drops both).
+_delete_request: contextvars.ContextVar[tuple[frozenset[str], bool]] = contextvars.ContextVar(
+    "stackpilot_delete_request", default=(frozenset(), False)
+)
+
+
+def _response_delete_stack(self: Any) -> Any:
+    """CloudFormationResponse.delete_stack, passing RetainResources and DeletionMode on."""
+    from moto.core.responses import EmptyResult
+
+    retain = frozenset(str(r) for r in self._get_param("RetainResources", []) or [])
+    force = self._get_param("DeletionMode") == "FORCE_DELETE_STACK"
+    token = _delete_request.set((retain, force))
+    try:
+        self.cloudformation_backend.delete_stack(self._get_param("StackName"))
+    finally:
+        _delete_request.reset(token)
+    return EmptyResult()
+
+
 def _backend_delete_stack(self: Any, name_or_stack_id: str) -> None:
-    """CloudFormationBackend.delete_stack: asynchronous for stacks holding custom resources."""
-    from moto.cloudformation.models import CloudFormationBackend
+    """CloudFormationBackend.delete_stack: resource events, injected faults, DELETE_FAILED; a
+    DELETE_FAILED stack may be deleted again retaining resources (RetainResources, or
+    DeletionMode FORCE_DELETE_STACK: those that failed to delete)."""
+    from moto.cloudformation.exceptions import ValidationError
 
     stack = _find_live_stack(self, name_or_stack_id)
-    if stack is None or stack.stack_id not in _state.managed_stacks:
-        _call_original(CloudFormationBackend, "delete_stack", self, name_or_stack_id)
+    if stack is None or stack.status == "DELETE_IN_PROGRESS" or stack.stack_id in _state.busy_stacks:
         return
-    if stack.status == "DELETE_IN_PROGRESS" or stack.stack_id in _state.busy_stacks:
-        return
-    stack.status = "DELETE_IN_PROGRESS"
-    stack._add_stack_event("DELETE_IN_PROGRESS", resource_status_reason="User Initiated")
-    _run_in_background(stack, "delete", lambda: _delete_in_background(self, stack))
+    retain, force = _delete_request.get()
+    if (retain or force) and stack.status != "DELETE_FAILED":
+        raise ValidationError(
+            message=f"Invalid operation on stack [{stack.stack_id}]. RetainResources and FORCE_DELETE_STACK "
+            "apply only to a stack in DELETE_FAILED state."
+        )
+    if force:
+        retain = retain | _failed_deletes(stack)
+    _set_status(stack, "DELETE_IN_PROGRESS", "User Initiated")
+    _run_operation(
+        stack, "delete", lambda: _delete_stack(self, stack, retain), background=_needs_async(stack)
+    )
 
 
-def _finish_change_set(change_set: Any, stack: Any) -> None:
-    change_set.apply()
-    stack.template = change_set.template
-    stack._parse_template()
-    # The stack was born with an empty template: its outputs come from the change set's.
-    stack.output_map = stack._create_output_map()
-    change_set.execution_status = "EXECUTE_COMPLETE"
-    if change_set.change_set_type == "CREATE":
-        stack.mark_creation_complete()
-    else:
-        stack.status = "UPDATE_COMPLETE"
-        stack._add_stack_event("UPDATE_COMPLETE")
+def _failed_deletes(stack: Any) -> frozenset[str]:
+    last: dict[str, str] = {}
+    for event in stack.events:
+        last[event.logical_resource_id] = event.resource_status
+    return frozenset(logical_id for logical_id, status in last.items() if status == "DELETE_FAILED")
 
 
-def _execute_in_background(backend: Any, change_set: Any, stack: Any) -> None:
+def _delete_stack(backend: Any, stack: Any, retain: frozenset[str] = frozenset()) -> None:
+    plan = _begin_plan(stack, "delete")
+    export_names = _export_names(stack)  # resolvable only while the resources exist
+    items = [
+        (lid, res, {**json_, "DeletionPolicy": "Retain"} if lid in retain else json_)
+        for lid, res, json_ in _stack_items(stack)
+    ]
     try:
-        _finish_change_set(change_set, stack)
+        _delete_resources(stack, items, plan.failure)
+    except _ResourceFailed as failed:
+        _add_failure_event(stack, failed)
+        _set_status(stack, "DELETE_FAILED", _failure_reason(failed, "delete"))
+        return
+    backend.deleted_stacks[stack.stack_id] = stack
+    backend.stacks.pop(stack.stack_id, None)
+    for name in export_names:
+        backend.exports.pop(name, None)
+    for change_set_id in [k for k, c in backend.change_sets.items() if c.stack_id == stack.stack_id]:
+        del backend.change_sets[change_set_id]
+    _set_status(stack, "DELETE_COMPLETE")
+
+
+# --- updates --------------------------------------------------------------------------------------
+
+_UPDATABLE = frozenset(
+    {
+        "CREATE_COMPLETE",
+        "CREATE_FAILED",
+        "UPDATE_COMPLETE",
+        "UPDATE_FAILED",
+        "UPDATE_ROLLBACK_COMPLETE",
+        "IMPORT_COMPLETE",
+        "IMPORT_ROLLBACK_COMPLETE",
+    }
+)
+
+
+def _check_updatable(stack: Any) -> None:
+    from moto.cloudformation.exceptions import ValidationError
+
+    if stack.status not in _UPDATABLE or stack.stack_id in _state.busy_stacks:
+        raise ValidationError(
+            stack.stack_id,
+            message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated.",
+        )
+
+
+@dataclass
+class _Snapshot:
+    """A stack's template, parameters and resource map before an update (to roll back to)."""
+
+    template: Any
+    template_dict: dict[str, Any]
+    parameters: Any
+    map_template: dict[str, Any]
+    json_map: dict[str, Any]
+    input_parameters: Any
+    resolved_parameters: dict[str, Any]
+    parsed: dict[str, Any]
+    conditions: Any
+    output_map: Any
+
+    @classmethod
+    def take(cls, stack: Any) -> _Snapshot:
+        resource_map = stack.resource_map
+        return cls(
+            stack.template,
+            stack.template_dict,
+            stack.parameters,
+            resource_map._template,
+            resource_map._resource_json_map,
+            resource_map.input_parameters,
+            dict(resource_map.resolved_parameters),
+            dict(resource_map._parsed_resources),
+            resource_map.lazy_condition_map,
+            stack.output_map,
+        )
+
+    def restore(self, stack: Any) -> None:
+        resource_map = stack.resource_map
+        stack.template, stack.template_dict, stack.parameters = (
+            self.template,
+            self.template_dict,
+            self.parameters,
+        )
+        resource_map._template, resource_map._resource_json_map = self.map_template, self.json_map
+        resource_map.input_parameters = self.input_parameters
+        resource_map.resolved_parameters = dict(self.resolved_parameters)
+        resource_map._parsed_resources.clear()
+        resource_map._parsed_resources.update(self.parsed)
+        resource_map.lazy_condition_map = self.conditions
+        stack.output_map = self.output_map
+
+
+@dataclass
+class _UpdateLog:
+    added: list[str] = field(default_factory=list)
+    # logical id, resource before, its JSON before, resource after
+    updated: list[tuple[str, Any, Mapping[str, Any], Any]] = field(default_factory=list)
+    # resources the update made obsolete (removed, or replaced): deleted during cleanup
+    obsolete: list[_DeleteItem] = field(default_factory=list)
+
+
+def _stack_update(
+    self: Any,
+    template: str,
+    role_arn: str | None = None,
+    parameters: dict[str, Any] | None = None,
+    tags: dict[str, str] | None = None,
+) -> None:
+    """Stack.update (UpdateStack): resource events, cleanup phase, faults, rollback."""
+    from moto.cloudformation.models import Stack
+
+    _check_updatable(self)
+    new_template = Stack.parse_template(template) if isinstance(template, str) else template
+    background = _needs_async(self) or _needs_async(self, new_template)
+    self.role_arn = role_arn or self.role_arn
+    if tags is not None:
+        self.tags = tags
+    _set_status(self, "UPDATE_IN_PROGRESS", "User Initiated")
+    _run_operation(
+        self, "update", lambda: _update_stack(self, template, new_template, parameters), background=background
+    )
+
+
+def _update_stack(stack: Any, template: Any, template_dict: dict[str, Any], parameters: Any) -> bool:
+    """UPDATE_IN_PROGRESS -> [resources] -> UPDATE_COMPLETE_CLEANUP_IN_PROGRESS -> [old resources
+    deleted] -> UPDATE_COMPLETE; on failure the update is rolled back. True when it succeeded."""
+    plan = _begin_plan(stack, "update")
+    snapshot = _Snapshot.take(stack)
+    log = _UpdateLog()
+    try:
+        stack.template, stack.template_dict = template, template_dict
+        if parameters:
+            stack.parameters = parameters
+        _apply_update(stack, template_dict, parameters, log)
+        _unused_failure(stack, plan, "update")
+        stack.output_map = stack._create_output_map()
+        _register_exports(stack)
     except _Aborted:
         raise
     except Exception as exc:
-        failure = _failure_from(exc, stack)
-        change_set.execution_status = "EXECUTE_FAILED"
-        if change_set.change_set_type == "CREATE":
-            _fail_resource(stack, failure)
-        else:
-            stack.status = "UPDATE_ROLLBACK_COMPLETE"
-            stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE", resource_status_reason=failure.reason)
+        _roll_back_update(stack, _failure_from(exc, stack), snapshot, log)
+        return False
+    _set_status(stack, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+    _clean_up(stack, log.obsolete, snapshot.json_map)
+    _set_status(stack, "UPDATE_COMPLETE")
+    return True
+
+
+def _apply_update(stack: Any, template: dict[str, Any], parameters: Any, log: _UpdateLog) -> None:
+    """Add and update resources in dependency order; a resource is updated when its JSON changed
+    or when a resource it references changed and its resolved properties differ (AWS propagates a
+    replacement, e.g. a new task definition revision, to the resources that reference it)."""
+    resource_map = stack.resource_map
+    old_json = dict(resource_map._resource_json_map)
+    diff = resource_map.build_resource_diff(template, parameters)
+    resource_map._template = template
+    if parameters:
+        resource_map.input_parameters = parameters
+    resource_map.load_mapping()
+    resource_map.load_parameters()
+    resource_map.load_conditions()
+    resource_map._resource_json_map = template["Resources"]
+    changed: set[str] = set()
+    for logical_id in _dependency_order(resource_map._resource_json_map):
+        if _update_one(stack, logical_id, old_json, logical_id in diff["Modify"], changed, log):
+            changed.add(logical_id)
+    for logical_id in diff["Remove"]:
+        existing = resource_map._parsed_resources.pop(logical_id, None)
+        if _is_resource(existing):
+            log.obsolete.append((logical_id, existing, old_json[logical_id]))
+
+
+def _update_one(
+    stack: Any,
+    logical_id: str,
+    old_json: Mapping[str, Any],
+    modified: bool,
+    changed: set[str],
+    log: _UpdateLog,
+) -> bool:
+    """Add, update or drop one resource during an update; True when it changed."""
+    resource_map = stack.resource_map
+    resource_json = resource_map._resource_json_map[logical_id]
+    before_json = old_json.get(logical_id, resource_json)
+    existing = resource_map._parsed_resources.get(logical_id)
+    condition = resource_json.get("Condition")
+    active = not condition or bool(resource_map.lazy_condition_map[condition])
+    if not _is_resource(existing):
+        if active and resource_map[logical_id] is not None:
+            log.added.append(logical_id)
+            return True
+        return False
+    if not active:  # its condition turned false: AWS deletes it
+        log.obsolete.append((logical_id, existing, before_json))
+        del resource_map._parsed_resources[logical_id]
+        return True
+    if not modified and not (_references(resource_json) & changed):
+        return False
+    updated = _update_with_events(stack, logical_id, resource_json, existing)
+    if updated is None:
+        return False
+    resource_map._parsed_resources[logical_id] = updated
+    log.updated.append((logical_id, existing, before_json, updated))
+    replaced = updated is not existing and _physical_id(updated) != _physical_id(existing)
+    if replaced and not _is_custom_type(str(resource_json.get("Type", ""))):  # custom: deleted already
+        log.obsolete.append((logical_id, existing, before_json))
+    return True
+
+
+def _physical_id(resource: Any) -> str:
+    return str(getattr(resource, "physical_resource_id", "") or "")
+
+
+def _update_with_events(stack: Any, logical_id: str, resource_json: dict[str, Any], existing: Any) -> Any:
+    """Update one resource (UPDATE_IN_PROGRESS -> UPDATE_COMPLETE); None when nothing changed."""
+    from moto.cloudformation import parsing
+
+    resource_map = stack.resource_map
+    resource_type = str(resource_json.get("Type", ""))
+    parsed = parsing.parse_resource_and_generate_name(logical_id, resource_json, resource_map)
+    if not parsed:
+        return None
+    resource_class, cleaned, generated_name = parsed
+    custom = _is_custom_type(resource_type)
+    if not custom:
+        cleaned = _resolve_dynamic_references(cleaned, resource_map._account_id, resource_map._region_name)
+    signature = _signature(cleaned)
+    if signature == getattr(existing, "stackpilot_signature", None):
+        return None
+    name = _update_name(resource_type, cleaned, existing, generated_name)
+    account_id, region_name = resource_map._account_id, resource_map._region_name
+    if custom:  # CustomModel's update sends the request and records its own events
+        updated = resource_class.update_from_cloudformation_json(
+            original_resource=existing,
+            new_resource_name=name,
+            cloudformation_json=cleaned,
+            account_id=account_id,
+            region_name=region_name,
+        )
+    else:
+        physical_id = _physical_id(existing)
+        _add_resource_event(stack, logical_id, resource_type, "UPDATE_IN_PROGRESS", physical_id)
+        injected = _injected(_current_plan(), logical_id, "update")
+        if injected is not None:
+            _add_resource_event(
+                stack, logical_id, resource_type, "UPDATE_FAILED", physical_id, injected.reason
+            )
+            raise _ResourceFailed(logical_id, resource_type, injected.reason, "update", evented=True)
+        try:
+            updated = _update_resource(resource_class, existing, name, cleaned, account_id, region_name)
+        except (_ResourceFailed, _Aborted):
+            raise
+        except Exception as exc:
+            reason = _error_text(exc)
+            _add_resource_event(stack, logical_id, resource_type, "UPDATE_FAILED", physical_id, reason)
+            raise _ResourceFailed(logical_id, resource_type, reason, "update", evented=True) from exc
+        _add_resource_event(stack, logical_id, resource_type, "UPDATE_COMPLETE", _physical_id(updated))
+    _mark(updated, resource_type, logical_id, signature)
+    return updated
+
+
+def _update_name(resource_type: str, cleaned: Mapping[str, Any], existing: Any, generated: str) -> str:
+    """An explicit name property wins; otherwise the resource keeps the name CloudFormation gave it
+    (moto would generate a new one on every update, and some of its updaters then replace)."""
+    from moto.cloudformation import parsing
+
+    name_property = parsing.resource_name_property_from_type(resource_type)
+    properties = cleaned.get("Properties") or {}
+    if name_property and properties.get(name_property):
+        return str(properties[name_property])
+    return str(getattr(existing, "name", None) or _physical_id(existing) or generated)
+
+
+def _update_resource(
+    resource_class: Any, existing: Any, name: str, cleaned: dict[str, Any], account_id: str, region_name: str
+) -> Any:
+    resource_type = str(cleaned.get("Type", ""))
+    in_place = _IN_PLACE_UPDATERS.get(resource_type)
+    if in_place is not None:
+        in_place(existing, cleaned.get("Properties") or {}, account_id, region_name)
+        return existing
+    if hasattr(resource_class.update_from_cloudformation_json, "__isabstractmethod__"):
+        LOG.info("moto cannot update %s; the change is recorded but not applied", resource_type)
+        return existing
+    updated = resource_class.update_from_cloudformation_json(
+        original_resource=existing,
+        new_resource_name=name,
+        cloudformation_json=cleaned,
+        account_id=account_id,
+        region_name=region_name,
+    )
+    if updated is None:
+        return existing
+    _after_create(resource_type, updated, cleaned, account_id, region_name)
+    return updated
+
+
+def _clean_up(stack: Any, items: list[_DeleteItem], json_map: Mapping[str, Any]) -> None:
+    """*_CLEANUP_IN_PROGRESS: delete obsolete resources; failures are DELETE_FAILED events only."""
+    order = {
+        logical_id: index for index, logical_id in enumerate(reversed(_dependency_order(dict(json_map))))
+    }
+    for item in sorted(items, key=lambda i: order.get(i[0], -1)):
+        try:
+            _delete_resources(stack, [item], None)
+        except _ResourceFailed as failed:
+            _add_failure_event(stack, failed)
+            LOG.warning("cleanup of %s in %s failed: %s", item[0], stack.name, failed.reason)
+
+
+def _roll_back_update(stack: Any, failure: _ResourceFailed, snapshot: _Snapshot, log: _UpdateLog) -> None:
+    """UPDATE_ROLLBACK_IN_PROGRESS -> UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS ->
+    UPDATE_ROLLBACK_COMPLETE, or UPDATE_ROLLBACK_FAILED.
+
+    Resources updated in place get their previous properties back (UPDATE events, as AWS); what
+    the update created (new resources, replacements) is deleted during the cleanup phase.
+    """
+    _add_failure_event(stack, failure)
+    _set_status(stack, "UPDATE_ROLLBACK_IN_PROGRESS", _failure_reason(failure, failure.action))
+    created: list[_DeleteItem] = [
+        (
+            logical_id,
+            stack.resource_map._parsed_resources[logical_id],
+            stack.resource_map._resource_json_map[logical_id],
+        )
+        for logical_id in log.added
+        if _is_resource(stack.resource_map._parsed_resources.get(logical_id))
+    ]
+    created += [
+        (logical_id, after, stack.resource_map._resource_json_map.get(logical_id, before_json))
+        for logical_id, before, before_json, after in log.updated
+        if after is not before and _physical_id(after) != _physical_id(before)
+    ]
+    new_json_map = dict(stack.resource_map._resource_json_map)
+    snapshot.restore(stack)
+    rule = _take_rule("rollback", "fail", stack.name)
+    try:
+        for logical_id, before, before_json, after in reversed(log.updated):
+            if rule is not None and rule.logical_id == logical_id:
+                break
+            if after is before or _physical_id(after) == _physical_id(before):
+                _revert(stack, logical_id, dict(before_json), after)
+        if rule is not None:
+            resource_json = snapshot.json_map.get(rule.logical_id) or new_json_map.get(rule.logical_id) or {}
+            resource_type = str(resource_json.get("Type", ""))
+            _add_resource_event(stack, rule.logical_id, resource_type, "UPDATE_FAILED", reason=rule.reason)
+            raise _ResourceFailed(rule.logical_id, resource_type, rule.reason, "update", evented=True)
+    except _ResourceFailed as failed:
+        _add_failure_event(stack, failed)
+        _set_status(stack, "UPDATE_ROLLBACK_FAILED", _failure_reason(failed, "update"))
+        return
+    _set_status(stack, "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
+    _clean_up(stack, created, new_json_map)
+    _set_status(stack, "UPDATE_ROLLBACK_COMPLETE")
+
+
+def _revert(stack: Any, logical_id: str, before_json: dict[str, Any], current: Any) -> None:
+    """Apply a resource's previous properties again (the stack's previous template is restored)."""
+    if getattr(current, "stackpilot_signature", None) is None:
+        return
+    current.stackpilot_signature = None  # force the update
+    restored = _update_with_events(stack, logical_id, before_json, current)
+    if restored is not None:
+        stack.resource_map._parsed_resources[logical_id] = restored
+
+
+# --- change sets ----------------------------------------------------------------------------------
+
+
+def _backend_create_change_set(
+    self: Any, stack_name: str, change_set_name: str, template: str, *args: Any, **kwargs: Any
+) -> tuple[str, str]:
+    """CloudFormationBackend.create_change_set: AWS's checks first (existing stack for CREATE,
+    updatable status for UPDATE, template and parameters valid) rather than at execution."""
+    from moto.cloudformation.exceptions import AlreadyExistsException
+    from moto.cloudformation.models import CloudFormationBackend
+
+    bound = _bind_change_set_args(stack_name, change_set_name, template, *args, **kwargs)
+    existing = _find_live_stack(self, stack_name)
+    if existing is not None:
+        stack_name = existing.name  # a stack id works too (moto matches names only)
+    if (
+        bound["change_set_type"] == "CREATE"
+        and existing is not None
+        and existing.status != "REVIEW_IN_PROGRESS"
+    ):
+        raise AlreadyExistsException(f"Stack [{stack_name}] already exists")
+    if bound["change_set_type"] == "UPDATE" and existing is not None:
+        _check_updatable(existing)
+    _validate_template(self, stack_name, template, bound["parameters"])
+    return _call_original(  # type: ignore[no-any-return]
+        CloudFormationBackend,
+        "create_change_set",
+        self,
+        stack_name,
+        change_set_name,
+        template,
+        *args,
+        **kwargs,
+    )
+
+
+def _bind_change_set_args(
+    stack_name: str, change_set_name: str, template: str, *args: Any, **kwargs: Any
+) -> dict[str, Any]:
+    names = ("parameters", "description", "change_set_type", "notification_arns", "tags", "role_arn")
+    bound = dict(zip(names, args, strict=False))
+    bound.update(kwargs)
+    bound.setdefault("parameters", {})
+    bound.setdefault("change_set_type", "CREATE")
+    return bound
+
+
+def _validate_template(backend: Any, stack_name: str, template: str, parameters: Mapping[str, Any]) -> None:
+    """Parameters (types, constraints, SSM values, Rules) and references, as CreateChangeSet does."""
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.cloudformation.models import Stack
+    from moto.cloudformation.parsing import ResourceMap
+    from moto.cloudformation.utils import generate_stack_id
+
+    try:
+        template_dict = Stack.parse_template(template)
+    except ValueError as exc:
+        raise ValidationError(message=f"Template format error: {exc}") from None
+    if not isinstance(template_dict, dict) or not template_dict.get("Resources"):
+        raise ValidationError(message="Template format error: At least one Resources member must be defined.")
+    _check_references(template_dict)
+    stack_id = generate_stack_id(stack_name, backend.region_name, backend.account_id)
+    probe = ResourceMap(
+        stack_id,
+        stack_name,
+        dict(parameters or {}),
+        {},
+        region_name=backend.region_name,
+        account_id=backend.account_id,
+        template=template_dict,
+        cross_stack_resources=backend.exports,
+    )
+    probe.load()
+
+
+def _find_change_set(backend: Any, change_set_name: str, stack_name: str | None) -> Any:
+    from moto.cloudformation.exceptions import ValidationError
+
+    if change_set_name in backend.change_sets:
+        return backend.change_sets[change_set_name]
+    for change_set in backend.change_sets.values():
+        if change_set.change_set_name == change_set_name and stack_name in (
+            None,
+            "",
+            change_set.stack_name,
+            change_set.stack_id,
+        ):
+            return change_set
+    raise ValidationError(message=f"ChangeSet [{change_set_name}] does not exist")
 
 
 def _backend_execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
-    """CloudFormationBackend.execute_change_set: asynchronous when custom resources are involved."""
-    from moto.cloudformation.models import CloudFormationBackend
+    """CloudFormationBackend.execute_change_set: the same operations as CreateStack/UpdateStack
+    (resource events, faults, rollback, status events), in the background when needed."""
+    from moto.cloudformation.exceptions import ValidationError
 
-    change_set = self.change_sets.get(change_set_name) or next(
-        (c for c in self.change_sets.values() if c.change_set_name == change_set_name), None
-    )
-    if change_set is None or not _needs_async(change_set.stack, change_set.template_dict):
-        _call_original(CloudFormationBackend, "execute_change_set", self, change_set_name, stack_name)
+    change_set = _find_change_set(self, change_set_name, stack_name)
+    if change_set.execution_status != "AVAILABLE":
+        raise ValidationError(
+            message=f"ChangeSet [{change_set.change_set_id}] cannot be executed in its current execution "
+            f"status of [{change_set.execution_status}]"
+        )
+    stack = self.stacks.get(change_set.stack_id)
+    if stack is None:
+        raise ValidationError(change_set.stack_id)
+    # AWS answers ExecuteChangeSet before anything happens: whoever waits for the stack's status
+    # events (a task token stored by the next state) is never overtaken by them.
+    background = True
+    if change_set.role_arn:
+        stack.role_arn = change_set.role_arn
+    if change_set.change_set_type == "CREATE":
+        if stack.status != "REVIEW_IN_PROGRESS":
+            raise ValidationError(message=f"Stack [{stack.name}] already exists")
+        change_set.execution_status = "EXECUTE_IN_PROGRESS"
+        _set_status(stack, "CREATE_IN_PROGRESS", "User Initiated")
+        work = lambda: _execute_create(self, change_set, stack)  # noqa: E731
+    else:
+        _check_updatable(stack)
+        change_set.execution_status = "EXECUTE_IN_PROGRESS"
+        _set_status(stack, "UPDATE_IN_PROGRESS", "User Initiated")
+        work = lambda: _execute_update(change_set, stack)  # noqa: E731
+    _run_operation(stack, "change-set", work, background=background)
+
+
+def _execute_create(backend: Any, change_set: Any, stack: Any) -> None:
+    try:
+        stack.template = change_set.template
+        stack._parse_template()
+        stack.parameters = dict(change_set.parameters or {})
+        if change_set.tags:
+            stack.tags = change_set.tags
+        stack.cross_stack_resources = backend.exports
+        stack.resource_map = stack._create_resource_map()
+        stack.output_map = stack._create_output_map()
+    except Exception as exc:
+        change_set.execution_status = "EXECUTE_FAILED"
+        _fail_creation(stack, _failure_from(exc, stack))
         return
-    stack = self.stacks[change_set.stack_id]
-    kind = change_set.change_set_type
-    stack.status = f"{kind}_IN_PROGRESS"
-    stack._add_stack_event(f"{kind}_IN_PROGRESS", resource_status_reason="User Initiated")
-    change_set.execution_status = "EXECUTE_IN_PROGRESS"
-    stack.stackpilot_created = []
-    _run_in_background(stack, "change-set", lambda: _execute_in_background(self, change_set, stack))
+    _create_stack(stack)
+    change_set.execution_status = (
+        "EXECUTE_COMPLETE" if stack.status == "CREATE_COMPLETE" else "EXECUTE_FAILED"
+    )
 
 
-_OUTPUT_STATUSES = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"})
+def _execute_update(change_set: Any, stack: Any) -> None:
+    if change_set.tags:
+        stack.tags = change_set.tags
+    succeeded = _update_stack(stack, change_set.template, change_set.template_dict, change_set.parameters)
+    change_set.execution_status = "EXECUTE_COMPLETE" if succeeded else "EXECUTE_FAILED"
+
+
+def _validate_different_update(self: Any, incoming_params: Any, stack_body: str, old_stack: Any) -> None:
+    """CloudFormationResponse._validate_different_update: a change set without changes is created
+    (and FAILED with "The submitted information didn't contain changes..."), as AWS does; only
+    UpdateStack answers "No updates are to be performed."."""
+    from moto.cloudformation.responses import CloudFormationResponse
+
+    if self._get_action() == "CreateChangeSet":
+        return
+    _call_original(
+        CloudFormationResponse, "_validate_different_update", self, incoming_params, stack_body, old_stack
+    )
+
+
+# --- what DescribeStacks shows --------------------------------------------------------------------
+
+_OUTPUT_STATUSES = frozenset(
+    {
+        "CREATE_COMPLETE",
+        "UPDATE_IN_PROGRESS",
+        "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+        "UPDATE_COMPLETE",
+        "UPDATE_ROLLBACK_IN_PROGRESS",
+        "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+        "UPDATE_ROLLBACK_COMPLETE",
+        "UPDATE_ROLLBACK_FAILED",
+    }
+)
 
 
 def _stack_outputs(self: Any) -> list[dict[str, Any]] | None:
-    """Outputs of a managed stack exist only once it is complete (AWS shows none before).
+    """Outputs exist only once a stack is complete (AWS shows none before).
 
     moto resolves outputs lazily on every Describe; on a stack whose resources were rolled back
     or deleted that would raise, so such stacks simply show no outputs.
     """
     from moto.cloudformation.models import Stack
 
-    if self.stack_id not in _state.managed_stacks:
-        return _original(Stack, "outputs").fget(self)  # type: ignore[no-any-return]
     if self.status not in _OUTPUT_STATUSES:
         return None
     try:
@@ -1768,8 +2535,13 @@ def _stack_resources(self: Any) -> list[Any]:
     return [
         parsed[logical_id]
         for logical_id in list(resource_map._resource_json_map)
-        if parsed.get(logical_id) is not None and not isinstance(parsed[logical_id], str)
+        if _is_resource(parsed.get(logical_id))
     ]
+
+
+def _stack_mark_creation_complete(self: Any) -> None:
+    """Stack.mark_creation_complete (moto's verify_readiness): through the status hook."""
+    _set_status(self, "CREATE_COMPLETE")
 
 
 # --- template checks: parameter constraints and the Rules section ---------------------------------
@@ -1853,6 +2625,8 @@ def _patch_cloudformation() -> None:
     from moto.cloudformation import parsing
     from moto.cloudformation.custom_model import CustomModel
     from moto.cloudformation.models import CloudFormationBackend, Stack
+    from moto.cloudformation.responses import CloudFormationResponse
+    from moto.ec2.models.instances import Instance
     from moto.iam.models import Role as IamRole
 
     name = "cloudformation custom resources"
@@ -1861,23 +2635,48 @@ def _patch_cloudformation() -> None:
     _require_version(name)
     CustomModel.update_from_cloudformation_json = classmethod(_custom_update)  # type: ignore[assignment,method-assign]
     CustomModel.delete = _custom_delete  # type: ignore[attr-defined]
-    _replace(parsing, "resource_class_from_type", _resource_class_from_type, name)
+    _replace(parsing, "resource_class_from_type", _resource_class_from_type, "cloudformation resource types")
     _replace(
         parsing, "parse_and_create_resource", _parse_and_create_resource, "cloudformation resource events"
     )
-    _replace(Stack, "create_resources", _stack_create_resources, "cloudformation async create")
-    _replace(Stack, "mark_creation_complete", _stack_mark_creation_complete, "cloudformation completion hook")
-    _replace(Stack, "update", _stack_update, "cloudformation async update")
+    _replace(
+        parsing.ResourceMap,
+        "_ResourceMap__get_resources_in_dependency_order",
+        _map_dependency_order,
+        "cloudformation dependency order",
+    )
+    _replace(
+        parsing.ResourceMap, "parse_ssm_parameter", _parse_ssm_parameter, "cloudformation SSM parameters"
+    )
+    _replace(Stack, "_add_stack_event", _stack_add_stack_event, "cloudformation stack status events")
+    _replace(Stack, "create_resources", _stack_create_resources, "cloudformation create")
+    _replace(Stack, "mark_creation_complete", _stack_mark_creation_complete, "cloudformation completion")
+    _replace(Stack, "update", _stack_update, "cloudformation update")
     _replace(Stack, "outputs", property(_stack_outputs), "cloudformation outputs when complete")
     _replace(Stack, "stack_resources", property(_stack_resources), "cloudformation existing resources")
-    _replace(CloudFormationBackend, "delete_stack", _backend_delete_stack, "cloudformation async delete")
+    _replace(CloudFormationBackend, "delete_stack", _backend_delete_stack, "cloudformation delete")
+    _replace(CloudFormationResponse, "delete_stack", _response_delete_stack, "cloudformation delete options")
+    _replace(
+        CloudFormationBackend, "create_change_set", _backend_create_change_set, "cloudformation change set"
+    )
     _replace(
         CloudFormationBackend,
         "execute_change_set",
         _backend_execute_change_set,
-        "cloudformation async change set",
+        "cloudformation change set execution",
+    )
+    _replace(
+        CloudFormationResponse,
+        "_validate_different_update",
+        _validate_different_update,
+        "cloudformation empty change set",
     )
     _replace(parsing.ResourceMap, "load_parameters", _load_parameters, "cloudformation parameter constraints")
+    _replace(Instance, "get_cfn_attribute", _instance_get_cfn_attribute, "cloudformation instance attributes")
+    _replace(
+        Instance, "create_from_cloudformation_json", classmethod(_instance_create), "cloudformation instance"
+    )
+    _replace(Instance, "add_block_device", _instance_add_block_device, "ec2 root volume size")
     _patch_template_urls()
     _replace(
         IamRole,
@@ -1945,6 +2744,1459 @@ def _patch_template_urls() -> None:
         module.get_stack_from_s3_url = _template_from_url  # type: ignore[attr-defined]
 
 
+# --------------------------------------------------------------------------------------------------
+# 6. CloudFormation resources: order, dynamic references, and the types moto lacks or gets wrong
+# --------------------------------------------------------------------------------------------------
+#
+# What moto 5.2.5's CloudFormation does with an application stack's types, and what is patched:
+#  - created by moto and kept: EC2 VPC, Subnet (+MapPublicIpOnLaunch), InternetGateway,
+#    VPCGatewayAttachment, RouteTable, Route, SecurityGroup (+inline egress), SecurityGroupIngress,
+#    LaunchTemplate, Instance (+GetAtt PrimaryNetworkInterfaceId/VpcId/SubnetId), AutoScalingGroup,
+#    IAM Role (+PermissionsBoundary)/InstanceProfile/Policy, ELBv2 LoadBalancer/TargetGroup/
+#    Listener, S3 Bucket (+VersioningConfiguration), Logs LogGroup (+KmsKeyId, retention updates),
+#    KMS Key/Alias; deletes moto lacks are added (_DELETERS);
+#  - created by the patches on moto's backends (moto drops most properties, or lacks the type):
+#    ECS Cluster/CapacityProvider/ClusterCapacityProviderAssociations/TaskDefinition/Service,
+#    RDS DBSubnetGroup/DBInstance, SecretsManager Secret (GenerateSecretString)/
+#    SecretTargetAttachment, S3 BucketPolicy, EC2 SubnetRouteTableAssociation;
+#  - recorded only (plausible physical id and attributes, CREATE_COMPLETE, no backend object):
+#    every other type moto does not know, e.g. ApiGatewayV2 Api/VpcLink/Integration/Route/Stage,
+#    ServiceDiscovery PrivateDnsNamespace/Service, ApplicationAutoScaling ScalableTarget/
+#    ScalingPolicy, WaitCondition(Handle).
+
+_SUB_VARIABLE = re.compile(r"\$\{([^!}][^}]*)\}")
+
+
+def _sub_names(text: str, local: Iterable[str]) -> set[str]:
+    skip = set(local)
+    return {m.group(1).strip().split(".", 1)[0] for m in _SUB_VARIABLE.finditer(text)} - skip
+
+
+def _references(value: Any) -> set[str]:
+    """Names a template fragment refers to: Ref, Fn::GetAtt, Fn::Sub variables, DependsOn."""
+    if isinstance(value, list):
+        return set().union(*(_references(item) for item in value))
+    if not isinstance(value, Mapping):
+        return set()
+    found: set[str] = set()
+    for key, item in value.items():
+        if key == "Ref" and isinstance(item, str):
+            found.add(item)
+        elif key == "Fn::GetAtt":
+            found |= _get_att_reference(item)
+        elif key == "Fn::Sub":
+            found |= _sub_references(item)
+        elif key == "DependsOn":
+            found |= {str(d) for d in _as_list(item)}
+        else:
+            found |= _references(item)
+    return found
+
+
+def _get_att_reference(argument: Any) -> set[str]:
+    if isinstance(argument, list) and argument and isinstance(argument[0], str):
+        return {argument[0]}
+    if isinstance(argument, str):
+        return {argument.split(".", 1)[0]}
+    return set()
+
+
+def _sub_references(argument: Any) -> set[str]:
+    if isinstance(argument, str):
+        return _sub_names(argument, ())
+    if not isinstance(argument, list) or not argument:
+        return set()
+    local = argument[1] if len(argument) > 1 and isinstance(argument[1], Mapping) else {}
+    names = _sub_names(argument[0], local) if isinstance(argument[0], str) else set()
+    return names | _references(local)
+
+
+def _dependency_order(json_map: Mapping[str, Any]) -> list[str]:
+    """Resources in creation order: DependsOn *and* references (moto's order honours DependsOn only
+    and relies on its lazy map, so a resource's events came before its dependencies')."""
+    ids = list(json_map)
+    deps = {lid: _references(json_map[lid]) & set(ids) - {lid} for lid in ids}
+    order: list[str] = []
+    done: set[str] = set()
+
+    def visit(logical_id: str, path: frozenset[str]) -> None:
+        if logical_id in done or logical_id in path:  # a cycle is AWS's error; keep going here
+            return
+        for dep in ids:
+            if dep in deps[logical_id]:
+                visit(dep, path | {logical_id})
+        done.add(logical_id)
+        order.append(logical_id)
+
+    for logical_id in ids:
+        visit(logical_id, frozenset())
+    return order
+
+
+def _map_dependency_order(self: Any) -> list[str]:
+    """ResourceMap.__get_resources_in_dependency_order."""
+    return _dependency_order(self._resource_json_map)
+
+
+def _check_references(template: Mapping[str, Any]) -> None:
+    from moto.cloudformation.exceptions import ValidationError
+
+    known = set(template.get("Parameters") or {}) | set(template.get("Resources") or {})
+    for section in ("Resources", "Outputs"):
+        body = template.get(section) or {}
+        missing = sorted(
+            {
+                name
+                for entry in body.values()
+                for name in _references(entry)
+                if name not in known and not name.startswith("AWS::")
+            }
+        )
+        if missing:
+            raise ValidationError(
+                message=f"Template format error: Unresolved resource dependencies [{', '.join(missing)}] "
+                f"in the {section} block of the template"
+            )
+
+
+# --- dynamic references ---------------------------------------------------------------------------
+
+_DYNAMIC_REFERENCE = re.compile(r"\{\{resolve:(ssm|ssm-secure|secretsmanager):((?:(?!\}\}).)+)\}\}")
+
+
+def _resolve_dynamic_references(value: Any, account_id: str, region_name: str) -> Any:
+    """`{{resolve:secretsmanager:...}}`, `{{resolve:ssm:...}}`, `{{resolve:ssm-secure:...}}` in
+    resource properties, resolved from the stack account's backends (a missing secret, key or
+    parameter fails the resource, as in AWS)."""
+    if isinstance(value, str):
+        if "{{resolve:" not in value:
+            return value
+        return _DYNAMIC_REFERENCE.sub(
+            lambda m: _resolve_reference(m.group(1), m.group(2), account_id, region_name), value
+        )
+    if isinstance(value, dict):
+        return {
+            key: _resolve_dynamic_references(item, account_id, region_name) for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_resolve_dynamic_references(item, account_id, region_name) for item in value]
+    return value
+
+
+def _resolve_reference(service: str, key: str, account_id: str, region_name: str) -> str:
+    if service == "secretsmanager":
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        parts = key.split(":")
+        secret_id, rest = (
+            (":".join(parts[:7]), parts[7:]) if key.startswith("arn:") else (parts[0], parts[1:])
+        )
+        _kind, json_key, stage, version_id = ([*rest, "", "", "", ""])[:4]
+        try:
+            secret = secretsmanager_backends[account_id][region_name].get_secret_value(
+                secret_id,
+                version_id or None,
+                stage or None,  # type: ignore[arg-type]
+            )
+        except Exception as exc:
+            raise ValueError(f"Secrets Manager can't find the specified secret. ({secret_id})") from exc
+        text = str(secret.get("SecretString", ""))
+        if not json_key:
+            return text
+        try:
+            return str(json.loads(text)[json_key])
+        except (ValueError, KeyError, TypeError):
+            raise ValueError(f"Could not find SecretKey {json_key} in secret {secret_id}") from None
+    from moto.ssm.models import ssm_backends
+
+    name, _, version = key.partition(":")
+    parameter = ssm_backends[account_id][region_name].get_parameter(f"{name}:{version}" if version else name)
+    if parameter is None:
+        raise ValueError(f"Parameter {name} not found in SSM Parameter Store")
+    return str(parameter.value)
+
+
+def _parse_ssm_parameter(self: Any, value: str, value_type: str) -> Any:
+    """ResourceMap.parse_ssm_parameter: AWS's ValidationError for a missing parameter (moto raises
+    AttributeError). moto ships AWS's public /aws/service/... parameters in every region."""
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.ssm.models import ssm_backends
+
+    parameter = ssm_backends[self._account_id][self._region_name].get_parameter(value)
+    if parameter is None:
+        raise ValidationError(
+            message=f"Unable to fetch parameters [{value}] from parameter store for this account."
+        )
+    if value_type.find("List") > 0:
+        return parameter.value.split(",")
+    return parameter.value
+
+
+# --- creating one resource ------------------------------------------------------------------------
+
+
+def _signature(cleaned: Mapping[str, Any]) -> str:
+    """Resolved properties, comparable across operations (moto objects by their physical id)."""
+
+    def default(value: Any) -> str:
+        return str(getattr(value, "physical_resource_id", None) or f"<{type(value).__name__}>")
+
+    return json.dumps(cleaned.get("Properties") or {}, sort_keys=True, default=default)
+
+
+_GENERATED_PHYSICAL_IDS = {"AWS::EC2::SecurityGroupIngress": "sgr-", "AWS::EC2::SecurityGroupEgress": "sgr-"}
+
+
+def _mark(resource: Any, resource_type: str, logical_id: str, signature: str) -> None:
+    try:
+        resource.cf_resource_type = resource_type
+        resource.logical_resource_id = logical_id
+        resource.stackpilot_signature = signature
+        if getattr(resource, "physical_resource_id", None) is None:  # e.g. moto's SecurityGroupIngress
+            prefix = _GENERATED_PHYSICAL_IDS.get(resource_type, f"{logical_id}-")
+            resource.physical_resource_id = prefix + _short_id(17)
+    except AttributeError:
+        LOG.debug("cannot annotate %s", logical_id)
+
+
+def _create_resource(
+    logical_id: str, resource_json: dict[str, Any], resources_map: Any, account_id: str, region_name: str
+) -> Any:
+    """parsing.parse_and_create_resource, plus dynamic references and the post-create fixes."""
+    from moto.cloudformation import parsing
+
+    resource_type = str(resource_json["Type"])
+    parsed = parsing.parse_resource_and_generate_name(logical_id, resource_json, resources_map)
+    if not parsed:
+        return None
+    resource_class, cleaned, name = parsed
+    if not _is_custom_type(resource_type):
+        cleaned = _resolve_dynamic_references(cleaned, account_id, region_name)
+        name = _resolve_dynamic_references(name, account_id, region_name)  # moto took it from a property
+    prepare = _BEFORE_CREATE.get(resource_type)
+    if prepare is not None:
+        prepare(cleaned.setdefault("Properties", {}), account_id, region_name)
+    signature = _signature(cleaned)
+    resource = resource_class.create_from_cloudformation_json(
+        name,
+        cleaned,
+        account_id,
+        region_name,
+        LogicalId=logical_id,
+        StackId=resources_map.stack_id,
+        ResourceType=resource_type,
+    )
+    _mark(resource, resource_type, logical_id, signature)
+    _after_create(resource_type, resource, cleaned, account_id, region_name)
+    return resource
+
+
+def _after_create(
+    resource_type: str, resource: Any, cleaned: Mapping[str, Any], account_id: str, region_name: str
+) -> None:
+    fix = _AFTER_CREATE.get(resource_type)
+    if fix is not None:
+        fix(resource, cleaned.get("Properties") or {}, account_id, region_name)
+
+
+def _resource_class_from_type(resource_type: str) -> Any:
+    """parsing.resource_class_from_type: the patches' classes first, a recorded resource for any
+    type moto does not know (moto returns None: skipped, and a Ref to it breaks dependents)."""
+    from moto.cloudformation import parsing
+    from moto.cloudformation.custom_model import CustomModel
+
+    if resource_type == CUSTOM_RESOURCE_TYPE or resource_type.startswith("Custom::"):
+        return CustomModel
+    if resource_type in _ADAPTERS:
+        return _ADAPTERS[resource_type]
+    model_map = parsing.get_model_map()
+    if resource_type in model_map:
+        return model_map[resource_type]
+    return _RecordedResource
+
+
+# --- the patches' own resource classes ------------------------------------------------------------
+
+
+def _flag(value: Any, default: bool = False) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return bool(value)
+
+
+def _camel(value: Any) -> Any:
+    from moto.core.utils import pascal_to_camelcase, remap_nested_keys
+
+    return None if value is None else remap_nested_keys(value, pascal_to_camelcase)
+
+
+def _short_id(length: int) -> str:
+    return uuid.uuid4().hex[:length]
+
+
+def _partition(region_name: str) -> str:
+    from moto.utilities.utils import get_partition
+
+    return str(get_partition(region_name))
+
+
+def _ignore_missing(action: Callable[[], Any], what: str) -> None:
+    try:
+        action()
+    except Exception as exc:  # already gone (deleted with its parent), or never fully created
+        LOG.debug("delete of %s: %s", what, exc)
+
+
+class _AppResource:
+    """A resource created by the patches; duck-types moto's CloudFormationModel.
+
+    Subclasses implement `create` (a classmethod), `update` (return self for an in-place update,
+    a new instance for a replacement: the old one is deleted in the cleanup phase) and `remove`.
+    """
+
+    def __init__(
+        self,
+        physical_id: str,
+        account_id: str,
+        region_name: str,
+        properties: Mapping[str, Any],
+        attributes: Mapping[str, Any] | None = None,
+        name: str | None = None,
+        target: Any = None,
+    ) -> None:
+        self.physical_resource_id = physical_id
+        self.account_id = account_id
+        self.region_name = region_name
+        self.properties = dict(properties)
+        self.attributes = dict(attributes or {})
+        self.name = name
+        self.target = target  # the backend object, when there is one
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return True
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+        if attribute_name in self.attributes:
+            return self.attributes[attribute_name]
+        if self.target is not None and hasattr(self.target, "get_cfn_attribute"):
+            return self.target.get_cfn_attribute(attribute_name)
+        raise UnformattedGetAttTemplateException()
+
+    def is_created(self) -> bool:
+        return True
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        resource = cls.create(
+            resource_name, cloudformation_json.get("Properties") or {}, account_id, region_name, kwargs
+        )
+        resource.deletion_policy = cloudformation_json.get("DeletionPolicy")
+        return resource
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        updated = original_resource.update(new_resource_name, cloudformation_json.get("Properties") or {})
+        updated.deletion_policy = cloudformation_json.get("DeletionPolicy")
+        return updated
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        return None
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        self.remove()
+
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        properties: Mapping[str, Any],
+        account_id: str,
+        region_name: str,
+        context: Mapping[str, Any],
+    ) -> Any:
+        raise NotImplementedError
+
+    def update(self, name: str, properties: Mapping[str, Any]) -> Any:
+        """Default: replacement."""
+        context = {"LogicalId": getattr(self, "logical_resource_id", ""), "ResourceType": self.type_name}
+        return type(self).create(name, properties, self.account_id, self.region_name, context)
+
+    def remove(self) -> None:
+        return None
+
+    @property
+    def type_name(self) -> str:
+        return str(getattr(self, "cf_resource_type", ""))
+
+
+def _generated_name(context: Mapping[str, Any], fallback: str) -> str:
+    return f"{context.get('LogicalId') or fallback}-{uuid.uuid4().hex[:12]}"
+
+
+# Recorded types: (physical id, attributes) from (name, properties, account, region, context).
+_Shape = Callable[[str, Mapping[str, Any], str, str, Mapping[str, Any]], tuple[str, dict[str, Any]]]
+
+
+def _api_shape(
+    name: str, p: Mapping[str, Any], account: str, region: str, c: Mapping[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    api_id = _short_id(10)
+    endpoint = f"https://{api_id}.execute-api.{region}.amazonaws.com"
+    if p.get("ProtocolType") == "WEBSOCKET":
+        endpoint = f"wss://{api_id}.execute-api.{region}.amazonaws.com"
+    return api_id, {"ApiId": api_id, "ApiEndpoint": endpoint}
+
+
+def _namespace_shape(
+    name: str, p: Mapping[str, Any], account: str, region: str, c: Mapping[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    namespace_id = f"ns-{_short_id(16)}"
+    arn = f"arn:{_partition(region)}:servicediscovery:{region}:{account}:namespace/{namespace_id}"
+    return namespace_id, {"Id": namespace_id, "Arn": arn, "HostedZoneId": f"Z{_short_id(13).upper()}"}
+
+
+def _discovery_service_shape(
+    name: str, p: Mapping[str, Any], account: str, region: str, c: Mapping[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    service_id = f"srv-{_short_id(16)}"
+    arn = f"arn:{_partition(region)}:servicediscovery:{region}:{account}:service/{service_id}"
+    return service_id, {"Id": service_id, "Arn": arn, "Name": str(p.get("Name") or name)}
+
+
+def _scalable_target_shape(
+    name: str, p: Mapping[str, Any], account: str, region: str, c: Mapping[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    physical_id = f"{p.get('ResourceId')}|{p.get('ScalableDimension')}|{p.get('ServiceNamespace')}"
+    return physical_id, {"Id": physical_id}
+
+
+def _scaling_policy_shape(
+    name: str, p: Mapping[str, Any], account: str, region: str, c: Mapping[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    target = str(p.get("ScalingTargetId") or "").split("|")
+    resource_id = p.get("ResourceId") or target[0]
+    namespace = p.get("ServiceNamespace") or (target[2] if len(target) > 2 else "ecs")
+    arn = (
+        f"arn:{_partition(region)}:autoscaling:{region}:{account}:scalingPolicy:{uuid.uuid4()}:resource/"
+        f"{namespace}/{resource_id}:policyName/{p.get('PolicyName') or name}"
+    )
+    return arn, {"Arn": arn}
+
+
+def _id_shape(length: int, attribute: str) -> _Shape:
+    def shape(
+        name: str, p: Mapping[str, Any], account: str, region: str, c: Mapping[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        physical_id = _short_id(length)
+        return physical_id, {attribute: physical_id}
+
+    return shape
+
+
+def _stage_shape(
+    name: str, p: Mapping[str, Any], account: str, region: str, c: Mapping[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    return str(p.get("StageName") or name), {}
+
+
+def _default_shape(
+    name: str, p: Mapping[str, Any], account: str, region: str, c: Mapping[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    resource_type = str(c.get("ResourceType") or "AWS::Unknown::Resource")
+    service = resource_type.split("::")[1].lower() if resource_type.count("::") == 2 else "unknown"
+    kind = resource_type.rsplit("::", 1)[-1].lower()
+    arn = f"arn:{_partition(region)}:{service}:{region}:{account}:{kind}/{name}"
+    return name, {"Arn": arn, "Id": name, "Name": name}
+
+
+_RECORDED_SHAPES: dict[str, _Shape] = {
+    "AWS::ApiGatewayV2::Api": _api_shape,
+    "AWS::ApiGatewayV2::VpcLink": _id_shape(6, "VpcLinkId"),
+    "AWS::ApiGatewayV2::Integration": _id_shape(7, "IntegrationId"),
+    "AWS::ApiGatewayV2::Route": _id_shape(7, "RouteId"),
+    "AWS::ApiGatewayV2::Stage": _stage_shape,
+    "AWS::ServiceDiscovery::PrivateDnsNamespace": _namespace_shape,
+    "AWS::ServiceDiscovery::Service": _discovery_service_shape,
+    "AWS::ApplicationAutoScaling::ScalableTarget": _scalable_target_shape,
+    "AWS::ApplicationAutoScaling::ScalingPolicy": _scaling_policy_shape,
+}
+
+
+class _RecordedResource(_AppResource):
+    """A type moto's CloudFormation does not know: a plausible physical id and attributes, no backend
+    object. Updates are recorded in place; deletes do nothing."""
+
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        properties: Mapping[str, Any],
+        account_id: str,
+        region_name: str,
+        context: Mapping[str, Any],
+    ) -> Any:
+        shape = _RECORDED_SHAPES.get(str(context.get("ResourceType")), _default_shape)
+        physical_id, attributes = shape(name, properties, account_id, region_name, context)
+        LOG.info(
+            "%s %s recorded without a backend object", context.get("ResourceType"), context.get("LogicalId")
+        )
+        return cls(physical_id, account_id, region_name, properties, attributes)
+
+    def update(self, name: str, properties: Mapping[str, Any]) -> Any:
+        self.properties = dict(properties)
+        return self
+
+
+# --- Secrets Manager ------------------------------------------------------------------------------
+
+
+def _secrets(account_id: str, region_name: str) -> Any:
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    return secretsmanager_backends[account_id][region_name]
+
+
+def _generated_secret(backend: Any, spec: Mapping[str, Any]) -> str:
+    password = json.loads(
+        backend.get_random_password(
+            password_length=int(spec.get("PasswordLength", 32)),
+            exclude_characters=str(spec.get("ExcludeCharacters", "")),
+            exclude_numbers=_flag(spec.get("ExcludeNumbers")),
+            exclude_punctuation=_flag(spec.get("ExcludePunctuation")),
+            exclude_uppercase=_flag(spec.get("ExcludeUppercase")),
+            exclude_lowercase=_flag(spec.get("ExcludeLowercase")),
+            include_space=_flag(spec.get("IncludeSpace")),
+            require_each_included_type=_flag(spec.get("RequireEachIncludedType"), default=True),
+        )
+    )["RandomPassword"]
+    template, key = spec.get("SecretStringTemplate"), spec.get("GenerateStringKey")
+    if template and key:
+        document = json.loads(str(template))
+        document[str(key)] = password
+        return json.dumps(document)
+    return str(password)
+
+
+class _Secret(_AppResource):
+    """AWS::SecretsManager::Secret, a real secret (GenerateSecretString generates its value)."""
+
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        properties: Mapping[str, Any],
+        account_id: str,
+        region_name: str,
+        context: Mapping[str, Any],
+    ) -> Any:
+        backend = _secrets(account_id, region_name)
+        secret_name = str(properties.get("Name") or _generated_name(context, "Secret"))
+        value = properties.get("SecretString")
+        if value is None and properties.get("GenerateSecretString") is not None:
+            value = _generated_secret(backend, properties["GenerateSecretString"])
+        created = json.loads(
+            backend.create_secret(
+                name=secret_name,
+                secret_string=value,
+                secret_binary=None,
+                description=properties.get("Description"),
+                tags=properties.get("Tags"),
+                kms_key_id=properties.get("KmsKeyId"),
+                client_request_token=None,
+                replica_regions=[],
+                force_overwrite=False,
+            )
+        )
+        return cls(created["ARN"], account_id, region_name, properties, {"Id": created["ARN"]}, secret_name)
+
+    def update(self, name: str, properties: Mapping[str, Any]) -> Any:
+        if properties.get("Name", self.properties.get("Name")) != self.properties.get("Name"):
+            return super().update(name, properties)
+        backend = _secrets(self.account_id, self.region_name)
+        changed_value = properties.get("SecretString") != self.properties.get("SecretString")
+        changed_spec = properties.get("GenerateSecretString") != self.properties.get("GenerateSecretString")
+        value = None
+        if changed_value and properties.get("SecretString") is not None:
+            value = properties["SecretString"]
+        elif changed_spec and properties.get("GenerateSecretString") is not None:
+            value = _generated_secret(backend, properties["GenerateSecretString"])
+        backend.update_secret(
+            self.physical_resource_id,
+            secret_string=value,
+            kms_key_id=properties.get("KmsKeyId"),
+            description=properties.get("Description"),
+        )
+        self.properties = dict(properties)
+        return self
+
+    def remove(self) -> None:
+        backend = _secrets(self.account_id, self.region_name)
+        _ignore_missing(lambda: backend.delete_secret(self.physical_resource_id, None, True), self.name or "")
+
+
+class _SecretTargetAttachment(_AppResource):
+    """AWS::SecretsManager::SecretTargetAttachment: adds engine, host, port, dbname and
+    dbInstanceIdentifier (or dbClusterIdentifier) of the database to the secret's JSON."""
+
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        properties: Mapping[str, Any],
+        account_id: str,
+        region_name: str,
+        context: Mapping[str, Any],
+    ) -> Any:
+        backend = _secrets(account_id, region_name)
+        secret_id = str(properties["SecretId"])
+        current = backend.get_secret_value(secret_id, None, None)  # type: ignore[arg-type]
+        document = json.loads(current.get("SecretString") or "{}")
+        document.update(
+            _connection_details(
+                str(properties["TargetId"]), str(properties.get("TargetType")), account_id, region_name
+            )
+        )
+        backend.put_secret_value(secret_id, json.dumps(document), None, None, ["AWSCURRENT"])  # type: ignore[arg-type]
+        return cls(str(current["ARN"]), account_id, region_name, properties)
+
+    def update(self, name: str, properties: Mapping[str, Any]) -> Any:
+        return type(self).create(name, properties, self.account_id, self.region_name, {})
+
+
+def _connection_details(
+    target_id: str, target_type: str, account_id: str, region_name: str
+) -> dict[str, Any]:
+    from moto.rds.models import rds_backends
+
+    rds = rds_backends[account_id][region_name]
+    if target_type == "AWS::RDS::DBInstance":
+        db = rds.describe_db_instances(target_id)[0]
+        details = {
+            "engine": db.engine,
+            "host": db.address,
+            "port": int(db.port),
+            "dbInstanceIdentifier": db.db_instance_identifier,
+        }
+        if db.db_name:
+            details["dbname"] = db.db_name
+        return details
+    if target_type == "AWS::RDS::DBCluster":
+        cluster = rds.describe_db_clusters(target_id)[0]
+        return {
+            "engine": cluster.engine,
+            "host": cluster.endpoint,
+            "port": int(cluster.port),
+            "dbClusterIdentifier": cluster.db_cluster_identifier,
+        }
+    return {}
+
+
+# --- ECS ----------------------------------------------------------------------------------------
+
+
+def _ecs(account_id: str, region_name: str) -> Any:
+    from moto.ecs.models import ecs_backends
+
+    return ecs_backends[account_id][region_name]
+
+
+class _EcsCluster(_AppResource):
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        properties: Mapping[str, Any],
+        account_id: str,
+        region_name: str,
+        context: Mapping[str, Any],
+    ) -> Any:
+        cluster = _ecs(account_id, region_name).create_cluster(
+            cluster_name=str(properties.get("ClusterName") or name),
+            tags=_camel(properties.get("Tags")),
+            cluster_settings=_camel(properties.get("ClusterSettings")),
+            configuration=_camel(properties.get("Configuration")),
+            capacity_providers=properties.get("CapacityProviders"),
+            default_capacity_provider_strategy=_camel(properties.get("DefaultCapacityProviderStrategy")),
+            service_connect_defaults=_camel(properties.get("ServiceConnectDefaults")),
+        )
+        return cls(
+            cluster.name, account_id, region_name, properties, {"Arn": cluster.arn}, cluster.name, cluster
+        )
+
+    def update(self, name: str, properties: Mapping[str, Any]) -> Any:
+        if str(properties.get("ClusterName") or self.name) != self.name:
+            return super().update(name, properties)
+        cluster = self.target
+        if "ClusterSettings" in properties:
+            cluster.settings = _camel(properties["ClusterSettings"])
+        cluster.configuration = _camel(properties.get("Configuration"))
+        cluster.tags = _camel(properties.get("Tags"))
+        self.properties = dict(properties)
+        return self
+
+    def remove(self) -> None:
+        backend = _ecs(self.account_id, self.region_name)
+        _ignore_missing(lambda: backend.delete_cluster(self.name), f"cluster {self.name}")
+        backend.clusters.pop(self.name, None)  # AWS lists no INACTIVE cluster
+
+
+class _EcsCapacityProvider(_AppResource):
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        properties: Mapping[str, Any],
+        account_id: str,
+        region_name: str,
+        context: Mapping[str, Any],
+    ) -> Any:
+        provider = _ecs(account_id, region_name).create_capacity_provider(
+            str(properties.get("Name") or name),
+            _camel(dict(properties.get("AutoScalingGroupProvider") or {})),
+            _camel(properties.get("Tags")),
+        )
+        return cls(
+            provider.name,
+            account_id,
+            region_name,
+            properties,
+            {"Arn": provider.capacity_provider_arn},
+            provider.name,
+            provider,
+        )
+
+    def update(self, name: str, properties: Mapping[str, Any]) -> Any:
+        if str(properties.get("Name") or self.name) != self.name:
+            return super().update(name, properties)
+        _ecs(self.account_id, self.region_name).update_capacity_provider(
+            self.name, _camel(dict(properties.get("AutoScalingGroupProvider") or {}))
+        )
+        self.properties = dict(properties)
+        return self
+
+    def remove(self) -> None:
+        backend = _ecs(self.account_id, self.region_name)
+        _ignore_missing(lambda: backend.delete_capacity_provider(self.name), f"capacity provider {self.name}")
+
+
+class _EcsClusterCapacityProviders(_AppResource):
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        properties: Mapping[str, Any],
+        account_id: str,
+        region_name: str,
+        context: Mapping[str, Any],
+    ) -> Any:
+        cluster = str(properties["Cluster"]).split("/")[-1]
+        _ecs(account_id, region_name).put_cluster_capacity_providers(
+            cluster,
+            list(properties.get("CapacityProviders") or []),
+            _camel(list(properties.get("DefaultCapacityProviderStrategy") or [])),
+        )
+        return cls(cluster, account_id, region_name, properties, {}, cluster)
+
+    def update(self, name: str, properties: Mapping[str, Any]) -> Any:
+        if str(properties["Cluster"]).split("/")[-1] != self.name:
+            return super().update(name, properties)
+        return type(self).create(name, properties, self.account_id, self.region_name, {})
+
+    def remove(self) -> None:
+        backend = _ecs(self.account_id, self.region_name)
+        _ignore_missing(
+            lambda: backend.put_cluster_capacity_providers(self.name, [], []), f"cluster {self.name}"
+        )
+
+
+class _EcsTaskDefinition(_AppResource):
+    """A revision per create; any change registers a new revision (task definitions are immutable:
+    AWS replaces them, the old revision is deregistered during cleanup)."""
+
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        properties: Mapping[str, Any],
+        account_id: str,
+        region_name: str,
+        context: Mapping[str, Any],
+    ) -> Any:
+        p = properties
+        task_definition = _ecs(account_id, region_name).register_task_definition(
+            family=str(p.get("Family") or name),
+            container_definitions=_camel(list(p.get("ContainerDefinitions") or [])),
+            volumes=_camel(p.get("Volumes")),
+            network_mode=p.get("NetworkMode"),
+            tags=_camel(p.get("Tags")),
+            placement_constraints=_camel(p.get("PlacementConstraints")),
+            requires_compatibilities=p.get("RequiresCompatibilities"),
+            cpu=None if p.get("Cpu") is None else str(p["Cpu"]),
+            memory=None if p.get("Memory") is None else str(p["Memory"]),
+            task_role_arn=p.get("TaskRoleArn"),
+            execution_role_arn=p.get("ExecutionRoleArn"),
+            proxy_configuration=_camel(p.get("ProxyConfiguration")),
+            inference_accelerators=_camel(p.get("InferenceAccelerators")),
+            runtime_platform=_camel(p.get("RuntimePlatform")),
+            ipc_mode=p.get("IpcMode"),
+            pid_mode=p.get("PidMode"),
+            ephemeral_storage=_camel(p.get("EphemeralStorage")),
+        )
+        arn = task_definition.arn
+        return cls(
+            arn,
+            account_id,
+            region_name,
+            properties,
+            {"TaskDefinitionArn": arn},
+            task_definition.family,
+            task_definition,
+        )
+
+    def update(self, name: str, properties: Mapping[str, Any]) -> Any:
+        return type(self).create(str(self.name), properties, self.account_id, self.region_name, {})
+
+    def remove(self) -> None:
+        backend = _ecs(self.account_id, self.region_name)
+        _ignore_missing(
+            lambda: backend.deregister_task_definition(self.physical_resource_id), self.physical_resource_id
+        )
+
+
+def _ecs_network(properties: Mapping[str, Any]) -> Any:
+    network = _camel(properties.get("NetworkConfiguration"))
+    if network and "awsvpcConfiguration" in network:
+        network["awsvpcConfiguration"].setdefault("securityGroups", [])
+    return network
+
+
+class _EcsService(_AppResource):
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        properties: Mapping[str, Any],
+        account_id: str,
+        region_name: str,
+        context: Mapping[str, Any],
+    ) -> Any:
+        p = properties
+        cluster = str(p.get("Cluster") or "default").split("/")[-1]
+        service = _ecs(account_id, region_name).create_service(
+            cluster,
+            str(p.get("ServiceName") or name),
+            int(p.get("DesiredCount", 1)),
+            task_definition_str=p.get("TaskDefinition"),
+            load_balancers=_camel(p.get("LoadBalancers")),
+            scheduling_strategy=p.get("SchedulingStrategy"),
+            tags=_camel(p.get("Tags")),
+            deployment_controller=_camel(p.get("DeploymentController")),
+            launch_type=p.get("LaunchType"),
+            service_registries=_camel(p.get("ServiceRegistries")),
+            platform_version=p.get("PlatformVersion"),
+            propagate_tags=str(p.get("PropagateTags") or "NONE"),
+            network_configuration=_ecs_network(p),
+            role_arn=p.get("Role"),
+        )
+        resource = cls(
+            service.arn,
+            account_id,
+            region_name,
+            p,
+            {"Name": service.name, "ServiceArn": service.arn},
+            service.name,
+            service,
+        )
+        resource.cluster = cluster
+        resource._decorate(p)
+        return resource
+
+    def _decorate(self, p: Mapping[str, Any]) -> None:
+        """What moto's Service does not take: shown by DescribeServices like AWS does."""
+        service = self.target
+        strategy = _camel(p.get("CapacityProviderStrategy"))
+        if strategy:
+            service.capacity_provider_strategy = strategy
+            if not p.get("LaunchType"):
+                service.launch_type = None
+                for deployment in service.deployments:
+                    deployment["launchType"] = None
+                    deployment["capacityProviderStrategy"] = strategy
+        if p.get("DeploymentConfiguration") is not None:
+            service.deployment_configuration = _camel(p["DeploymentConfiguration"])
+        if p.get("HealthCheckGracePeriodSeconds") is not None:
+            service.health_check_grace_period_seconds = int(p["HealthCheckGracePeriodSeconds"])
+        service.enable_execute_command = _flag(p.get("EnableExecuteCommand"))
+        service.enable_ecs_managed_tags = _flag(p.get("EnableECSManagedTags"))
+
+    def update(self, name: str, properties: Mapping[str, Any]) -> Any:
+        p = properties
+        cluster = str(p.get("Cluster") or "default").split("/")[-1]
+        if cluster != self.cluster or str(p.get("ServiceName") or self.name) != self.name:
+            return super().update(name, properties)
+        backend = _ecs(self.account_id, self.region_name)
+        service = backend.update_service(
+            {
+                "cluster": cluster,
+                "service": self.name,
+                "task_definition": p.get("TaskDefinition"),
+                "desired_count": int(p.get("DesiredCount", 1)),
+            }
+        )
+        service.load_balancers = _camel(p.get("LoadBalancers")) or []
+        service.service_registries = _camel(p.get("ServiceRegistries")) or []
+        if p.get("NetworkConfiguration") is not None:
+            service.network_configuration = _ecs_network(p)
+        for deployment in service.deployments:
+            deployment["taskDefinition"] = service.task_definition
+            deployment["desiredCount"] = service.desired_count
+        self.target = service
+        self._decorate(p)
+        self.properties = dict(properties)
+        return self
+
+    def remove(self) -> None:
+        backend = _ecs(self.account_id, self.region_name)
+        _ignore_missing(lambda: backend.delete_service(self.cluster, self.name, True), f"service {self.name}")
+        backend.services.pop(f"{self.cluster}:{self.name}", None)  # AWS lists no INACTIVE service
+
+
+# --- RDS ------------------------------------------------------------------------------------------
+
+
+def _rds(account_id: str, region_name: str) -> Any:
+    from moto.rds.models import rds_backends
+
+    return rds_backends[account_id][region_name]
+
+
+def _ec2(account_id: str, region_name: str) -> Any:
+    from moto.ec2.models import ec2_backends
+
+    return ec2_backends[account_id][region_name]
+
+
+class _DbSubnetGroup(_AppResource):
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        properties: Mapping[str, Any],
+        account_id: str,
+        region_name: str,
+        context: Mapping[str, Any],
+    ) -> Any:
+        group_name = str(properties.get("DBSubnetGroupName") or name).lower()
+        subnets = [_ec2(account_id, region_name).get_subnet(i) for i in properties.get("SubnetIds") or []]
+        group = _rds(account_id, region_name).create_subnet_group(
+            group_name,
+            str(properties.get("DBSubnetGroupDescription", "")),
+            subnets,
+            properties.get("Tags") or [],
+        )
+        return cls(group.name, account_id, region_name, properties, {}, group.name, group)
+
+    def update(self, name: str, properties: Mapping[str, Any]) -> Any:
+        if str(properties.get("DBSubnetGroupName") or self.name).lower() != self.name:
+            return super().update(name, properties)
+        subnets = [
+            _ec2(self.account_id, self.region_name).get_subnet(i) for i in properties.get("SubnetIds") or []
+        ]
+        self.target = _rds(self.account_id, self.region_name).modify_db_subnet_group(
+            self.name, str(properties.get("DBSubnetGroupDescription", "")), subnets
+        )
+        self.properties = dict(properties)
+        return self
+
+    def remove(self) -> None:
+        backend = _rds(self.account_id, self.region_name)
+        _ignore_missing(lambda: backend.delete_subnet_group(self.name), f"subnet group {self.name}")
+
+
+_ENGINE_PORTS = {"postgres": 5432, "aurora-postgresql": 5432, "oracle": 1521, "sqlserver": 1433, "db2": 50000}
+
+
+def _db_kwargs(p: Mapping[str, Any]) -> dict[str, Any]:
+    engine = str(p.get("Engine") or "")
+    default_port = next((port for prefix, port in _ENGINE_PORTS.items() if engine.startswith(prefix)), 3306)
+    kwargs = {
+        "engine": engine or None,
+        "engine_version": p.get("EngineVersion"),
+        "db_instance_class": p.get("DBInstanceClass"),
+        "allocated_storage": None if p.get("AllocatedStorage") is None else int(p["AllocatedStorage"]),
+        "storage_type": p.get("StorageType"),
+        "iops": None if p.get("Iops") is None else int(p["Iops"]),
+        "db_name": p.get("DBName"),
+        "master_username": p.get("MasterUsername"),
+        "master_user_password": p.get("MasterUserPassword"),
+        "db_subnet_group_name": None
+        if p.get("DBSubnetGroupName") is None
+        else str(p["DBSubnetGroupName"]).lower(),
+        "vpc_security_group_ids": list(p.get("VPCSecurityGroups") or []),
+        "db_security_groups": [],
+        "port": int(p.get("Port") or default_port),
+        "multi_az": _flag(p.get("MultiAZ")),
+        "publicly_accessible": _flag(p.get("PubliclyAccessible")),
+        "storage_encrypted": _flag(p.get("StorageEncrypted")),
+        "kms_key_id": p.get("KmsKeyId"),
+        "backup_retention_period": None
+        if p.get("BackupRetentionPeriod") is None
+        else int(p["BackupRetentionPeriod"]),
+        "preferred_backup_window": p.get("PreferredBackupWindow"),
+        "preferred_maintenance_window": None
+        if p.get("PreferredMaintenanceWindow") is None
+        else str(p["PreferredMaintenanceWindow"]).lower(),
+        "auto_minor_version_upgrade": p.get("AutoMinorVersionUpgrade"),
+        "copy_tags_to_snapshot": p.get("CopyTagsToSnapshot"),
+        "deletion_protection": _flag(p.get("DeletionProtection")),
+        "db_parameter_group_name": p.get("DBParameterGroupName"),
+        "availability_zone": p.get("AvailabilityZone"),
+        "enable_iam_database_authentication": p.get("EnableIAMDatabaseAuthentication"),
+        "tags": p.get("Tags") or [],
+    }
+    return {key: value for key, value in kwargs.items() if value is not None}
+
+
+class _DbInstance(_AppResource):
+    """AWS::RDS::DBInstance with what moto's CloudFormation drops: the subnet group by name,
+    VPCSecurityGroups, the engine's default port, DeletionProtection."""
+
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        properties: Mapping[str, Any],
+        account_id: str,
+        region_name: str,
+        context: Mapping[str, Any],
+    ) -> Any:
+        identifier = str(properties.get("DBInstanceIdentifier") or name).replace("_", "-").lower()
+        database = _rds(account_id, region_name).create_db_instance(
+            {"db_instance_identifier": identifier, **_db_kwargs(properties)}
+        )
+        return cls(
+            identifier,
+            account_id,
+            region_name,
+            properties,
+            {"DBInstanceArn": database.db_instance_arn},
+            identifier,
+            database,
+        )
+
+    def update(self, name: str, properties: Mapping[str, Any]) -> Any:
+        explicit = properties.get("DBInstanceIdentifier")
+        if (explicit and str(explicit).lower() != self.name) or properties.get(
+            "Engine"
+        ) != self.properties.get("Engine"):
+            return super().update(name, properties)
+        wanted, current = _db_kwargs(properties), _db_kwargs(self.properties)
+        changes = {key: value for key, value in wanted.items() if current.get(key) != value and key != "tags"}
+        changes.pop("db_subnet_group_name", None)
+        if changes:
+            self.target = _rds(self.account_id, self.region_name).modify_db_instance(self.name, changes)
+        self.properties = dict(properties)
+        return self
+
+    def remove(self) -> None:
+        """DeletionPolicy Snapshot takes a final snapshot; DeletionProtection refuses (as in AWS)."""
+        from moto.rds.exceptions import InvalidParameterCombination
+
+        backend = _rds(self.account_id, self.region_name)
+        if backend.describe_db_instances(self.name)[0].deletion_protection:  # before any final snapshot
+            raise InvalidParameterCombination(
+                "Cannot delete protected DB Instance, please disable deletion protection and try again."
+            )
+        if getattr(self, "deletion_policy", None) == "Snapshot":
+            backend.delete_db_instance(self.name, f"{self.name}-snapshot-{_short_id(8)}", False)
+        else:
+            backend.delete_db_instance(self.name, None, True)
+
+
+# --- S3, EC2 --------------------------------------------------------------------------------------
+
+
+def _s3(account_id: str) -> Any:
+    from moto.s3.models import s3_backends
+
+    return s3_backends[account_id]["aws"]
+
+
+class _BucketPolicy(_AppResource):
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        properties: Mapping[str, Any],
+        account_id: str,
+        region_name: str,
+        context: Mapping[str, Any],
+    ) -> Any:
+        bucket = str(properties["Bucket"])
+        document = properties.get("PolicyDocument")
+        text = document if isinstance(document, str) else json.dumps(document)
+        _s3(account_id).put_bucket_policy(bucket, text.encode())
+        return cls(bucket, account_id, region_name, properties, {}, bucket)
+
+    def update(self, name: str, properties: Mapping[str, Any]) -> Any:
+        if str(properties["Bucket"]) != self.name:
+            return super().update(name, properties)
+        return type(self).create(name, properties, self.account_id, self.region_name, {})
+
+    def remove(self) -> None:
+        backend = _s3(self.account_id)
+        _ignore_missing(lambda: backend.delete_bucket_policy(self.name), f"policy of {self.name}")
+
+
+class _SubnetRouteTableAssociation(_AppResource):
+    """moto's version records the association without associating (DescribeRouteTables shows none)."""
+
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        properties: Mapping[str, Any],
+        account_id: str,
+        region_name: str,
+        context: Mapping[str, Any],
+    ) -> Any:
+        association_id = _ec2(account_id, region_name).associate_route_table(
+            route_table_id=str(properties["RouteTableId"]), subnet_id=str(properties["SubnetId"])
+        )
+        return cls(association_id, account_id, region_name, properties, {"Id": association_id})
+
+    def remove(self) -> None:
+        backend = _ec2(self.account_id, self.region_name)
+        _ignore_missing(
+            lambda: backend.disassociate_route_table(self.physical_resource_id), self.physical_resource_id
+        )
+
+
+_ADAPTERS: dict[str, type[_AppResource]] = {
+    "AWS::SecretsManager::Secret": _Secret,
+    "AWS::SecretsManager::SecretTargetAttachment": _SecretTargetAttachment,
+    "AWS::ECS::Cluster": _EcsCluster,
+    "AWS::ECS::CapacityProvider": _EcsCapacityProvider,
+    "AWS::ECS::ClusterCapacityProviderAssociations": _EcsClusterCapacityProviders,
+    "AWS::ECS::TaskDefinition": _EcsTaskDefinition,
+    "AWS::ECS::Service": _EcsService,
+    "AWS::RDS::DBSubnetGroup": _DbSubnetGroup,
+    "AWS::RDS::DBInstance": _DbInstance,
+    "AWS::S3::BucketPolicy": _BucketPolicy,
+    "AWS::EC2::SubnetRouteTableAssociation": _SubnetRouteTableAssociation,
+}
+
+
+# --- fixes to moto's own models -------------------------------------------------------------------
+
+
+def _fix_subnet(subnet: Any, p: Mapping[str, Any], account_id: str, region_name: str) -> None:
+    if "MapPublicIpOnLaunch" in p:
+        subnet.map_public_ip_on_launch = _flag(p["MapPublicIpOnLaunch"])
+
+
+def _fix_security_group(group: Any, p: Mapping[str, Any], account_id: str, region_name: str) -> None:
+    """Inline SecurityGroupEgress replaces the default allow-all rule (moto ignores it)."""
+    rules = p.get("SecurityGroupEgress")
+    if rules is None:
+        return
+    ec2 = _ec2(account_id, region_name)
+    _ignore_missing(
+        lambda: ec2.revoke_security_group_egress(
+            group.id, "-1", None, None, [{"CidrIp": "0.0.0.0/0"}], vpc_id=group.vpc_id
+        ),
+        f"default egress of {group.id}",
+    )
+    for rule in rules:
+        destination = rule.get("DestinationSecurityGroupId")
+        ec2.authorize_security_group_egress(
+            group.id,
+            str(rule.get("IpProtocol")),
+            rule.get("FromPort"),
+            rule.get("ToPort"),
+            [{"CidrIp": rule["CidrIp"], "Description": rule.get("Description", "")}]
+            if rule.get("CidrIp")
+            else [],
+            source_groups=[{"GroupId": destination}] if destination else [],
+            vpc_id=group.vpc_id,
+        )
+
+
+def _fix_role(role: Any, p: Mapping[str, Any], account_id: str, region_name: str) -> None:
+    """PermissionsBoundary (moto ignores it)."""
+    from moto.iam.models import iam_backends
+
+    boundary = p.get("PermissionsBoundary")
+    if boundary:
+        iam_backends[account_id][_partition(region_name)].put_role_permissions_boundary(
+            role.name, str(boundary)
+        )
+
+
+def _fix_log_group(group: Any, p: Mapping[str, Any], account_id: str, region_name: str) -> None:
+    if p.get("KmsKeyId"):
+        group.kms_key_id = p["KmsKeyId"]
+
+
+def _fix_bucket(bucket: Any, p: Mapping[str, Any], account_id: str, region_name: str) -> None:
+    status = (p.get("VersioningConfiguration") or {}).get("Status")
+    if status:
+        _s3(account_id).put_bucket_versioning(bucket.name, status)
+
+
+def _default_key_policy(p: dict[str, Any], account_id: str, region_name: str) -> None:
+    """KeyPolicy is optional (AWS applies the default key policy); moto requires it."""
+    p.setdefault(
+        "KeyPolicy",
+        {
+            "Version": "2012-10-17",
+            "Id": "key-default-1",
+            "Statement": [
+                {
+                    "Sid": "Enable IAM User Permissions",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:{_partition(region_name)}:iam::{account_id}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                }
+            ],
+        },
+    )
+
+
+# Properties moto requires but AWS does not (filled in before moto sees them).
+_BEFORE_CREATE: dict[str, Callable[[dict[str, Any], str, str], None]] = {
+    "AWS::KMS::Key": _default_key_policy,
+}
+
+
+_AFTER_CREATE: dict[str, Callable[[Any, Mapping[str, Any], str, str], None]] = {
+    "AWS::EC2::Subnet": _fix_subnet,
+    "AWS::EC2::SecurityGroup": _fix_security_group,
+    "AWS::IAM::Role": _fix_role,
+    "AWS::Logs::LogGroup": _fix_log_group,
+    "AWS::S3::Bucket": _fix_bucket,
+}
+
+
+def _update_log_group(group: Any, p: Mapping[str, Any], account_id: str, region_name: str) -> None:
+    from moto.logs.models import logs_backends
+
+    backend = logs_backends[account_id][region_name]
+    if p.get("RetentionInDays") is not None:
+        backend.put_retention_policy(group.name, int(p["RetentionInDays"]))
+    else:
+        backend.delete_retention_policy(group.name)
+    group.kms_key_id = p.get("KmsKeyId")
+
+
+# In-place updates of moto types whose update moto lacks.
+_IN_PLACE_UPDATERS: dict[str, Callable[[Any, Mapping[str, Any], str, str], None]] = {
+    "AWS::Logs::LogGroup": _update_log_group,
+    "AWS::EC2::Subnet": _fix_subnet,
+}
+
+
+def _delete_route(route: Any, account_id: str, region_name: str) -> None:
+    prefix_list = route.destination_prefix_list
+    _ec2(account_id, region_name).delete_route(
+        route.route_table.id,
+        route.destination_cidr_block,
+        route.destination_ipv6_cidr_block,
+        prefix_list.id if prefix_list else None,
+    )
+
+
+def _detach_gateway(attachment: Any, account_id: str, region_name: str) -> None:
+    ec2 = _ec2(account_id, region_name)
+    if str(attachment.gateway_id).startswith("vgw-"):
+        ec2.detach_vpn_gateway(attachment.gateway_id, attachment.vpc_id)
+    else:
+        ec2.detach_internet_gateway(attachment.gateway_id, attachment.vpc_id)
+
+
+def _revoke_ingress(ingress: Any, account_id: str, region_name: str) -> None:
+    p = ingress.properties
+    source: dict[str, Any] = {}
+    if p.get("SourceSecurityGroupId"):
+        source["GroupId"] = p["SourceSecurityGroupId"]
+    if p.get("SourceSecurityGroupName"):
+        source["GroupName"] = p["SourceSecurityGroupName"]
+    _ec2(account_id, region_name).revoke_security_group_ingress(
+        ingress.security_group.id,
+        p.get("IpProtocol"),
+        p.get("FromPort"),
+        p.get("ToPort"),
+        [{"CidrIp": p["CidrIp"], "Description": p.get("Description")}] if p.get("CidrIp") else [],
+        source_groups=[source] if source else [],
+    )
+
+
+def _delete_auto_scaling_group(group: Any, account_id: str, region_name: str) -> None:
+    """Terminates its instances too (moto leaves them running, which keeps their subnets busy)."""
+    from moto.autoscaling.models import autoscaling_backends
+
+    instance_ids = [state.instance.id for state in group.instance_states]
+    if instance_ids:
+        _ec2(account_id, region_name).terminate_instances(instance_ids)
+    autoscaling_backends[account_id][region_name].delete_auto_scaling_group(group.name)
+
+
+def _elbv2(account_id: str, region_name: str) -> Any:
+    from moto.elbv2.models import elbv2_backends
+
+    return elbv2_backends[account_id][region_name]
+
+
+# Deletes moto lacks (its CloudFormation silently leaves these behind).
+_DELETERS: dict[str, Callable[[Any, str, str], None]] = {
+    "AWS::EC2::InternetGateway": lambda r, a, g: _ec2(a, g).delete_internet_gateway(r.id),
+    "AWS::EC2::VPCGatewayAttachment": _detach_gateway,
+    "AWS::EC2::RouteTable": lambda r, a, g: _ec2(a, g).delete_route_table(r.id),
+    "AWS::EC2::Route": _delete_route,
+    "AWS::EC2::SecurityGroupIngress": _revoke_ingress,
+    "AWS::AutoScaling::AutoScalingGroup": _delete_auto_scaling_group,
+    "AWS::ElasticLoadBalancingV2::TargetGroup": lambda r, a, g: _elbv2(a, g).delete_target_group(r.arn),
+    "AWS::ElasticLoadBalancingV2::Listener": lambda r, a, g: _ignore_missing(
+        lambda: _elbv2(a, g).delete_listener(r.arn), r.arn
+    ),
+}
+
+
+def _instance_create(
+    cls: Any,
+    resource_name: str,
+    cloudformation_json: dict[str, Any],
+    account_id: str,
+    region_name: str,
+    **kwargs: Any,
+) -> Any:
+    """ec2 Instance.create_from_cloudformation_json: moto's raises KeyError('ImageId') on a
+    LaunchTemplate, ignores SecurityGroupIds, SourceDestCheck and the template's instance profile
+    and tags, and launches without a root volume."""
+    ec2 = _ec2(account_id, region_name)
+    p = cloudformation_json["Properties"]
+    extra: dict[str, Any] = {}
+    data: dict[str, Any] = {}
+    if p.get("LaunchTemplate"):
+        spec = {
+            k: str(v)
+            for k, v in p["LaunchTemplate"].items()
+            if k in ("LaunchTemplateId", "LaunchTemplateName", "Version")
+        }
+        data = dict(ec2._get_template_from_args(spec).data)
+        extra["launch_template"] = spec
+    if p.get("BlockDeviceMappings") or data.get("BlockDeviceMappings"):  # they replace the AMI's root
+        extra["block_device_mappings"] = p.get("BlockDeviceMappings") or data["BlockDeviceMappings"]
+    reservation = ec2.run_instances(
+        image_id=p.get("ImageId") or data.get("ImageId"),
+        user_data=p.get("UserData"),
+        count=1,
+        security_group_names=[ec2.get_security_group_from_id(g).name for g in p.get("SecurityGroups", [])],
+        instance_type=p.get("InstanceType") or "m1.small",
+        is_instance_type_default=not p.get("InstanceType"),
+        subnet_id=p.get("SubnetId"),
+        key_name=p.get("KeyName"),
+        private_ip=p.get("PrivateIpAddress"),
+        security_group_ids=list(p.get("SecurityGroupIds") or []),
+        **extra,
+    )
+    instance = reservation.instances[0]
+    tags = [
+        tag
+        for spec in data.get("TagSpecifications") or []
+        if spec.get("ResourceType") == "instance"
+        for tag in spec.get("Tags") or []
+    ]
+    for tag in [*tags, *(p.get("Tags") or [])]:
+        instance.add_tag(tag["Key"], tag["Value"])
+    if "SourceDestCheck" in p:
+        instance.source_dest_check = _flag(p["SourceDestCheck"])
+    profile = p.get("IamInstanceProfile")
+    template_profile = data.get("IamInstanceProfile") or {}
+    if profile or template_profile:
+        ec2.associate_iam_instance_profile(
+            instance_id=instance.id,
+            iam_instance_profile_name=profile or template_profile.get("Name"),
+            iam_instance_profile_arn=None if profile else template_profile.get("Arn"),
+        )
+    return instance
+
+
+def _instance_add_block_device(
+    self: Any,
+    size: int | None,
+    device_path: str,
+    snapshot_id: str | None,
+    encrypted: bool,
+    delete_on_termination: bool,
+    kms_key_id: str | None,
+    volume_type: str | None,
+) -> None:
+    """ec2 Instance.add_block_device: an Ebs mapping with neither VolumeSize nor SnapshotId takes the
+    AMI's snapshot size in AWS (moto raises MissingParameter size/snapshot); 8 GiB here."""
+    from moto.ec2.models.instances import Instance
+
+    if size is None and not snapshot_id:
+        size = 8
+    _call_original(
+        Instance,
+        "add_block_device",
+        self,
+        size,
+        device_path,
+        snapshot_id,
+        encrypted,
+        delete_on_termination,
+        kms_key_id,
+        volume_type,
+    )
+
+
+_INSTANCE_ATTRIBUTES = {
+    "PrimaryNetworkInterfaceId": lambda i: i.nics[0].id if i.nics else None,
+    "VpcId": lambda i: i.vpc_id,
+    "SubnetId": lambda i: i.subnet_id,
+    "InstanceId": lambda i: i.id,
+    "PrivateDnsName": lambda i: i.private_dns_name,
+}
+
+
+def _instance_get_cfn_attribute(self: Any, attribute_name: str) -> Any:
+    """ec2 Instance.get_cfn_attribute + PrimaryNetworkInterfaceId, VpcId, SubnetId, InstanceId."""
+    from moto.ec2.models.instances import Instance
+
+    if attribute_name in _INSTANCE_ATTRIBUTES:
+        return _INSTANCE_ATTRIBUTES[attribute_name](self)
+    return _call_original(Instance, "get_cfn_attribute", self, attribute_name)
+
+
 def installed_patches() -> Iterable[str]:
     """Names of the moto attributes currently replaced (for diagnostics)."""
     return sorted(f"{key[1]}" for key in _state.originals)
@@ -1952,17 +4204,28 @@ def installed_patches() -> Iterable[str]:
 
 __all__ = [
     "CUSTOM_RESOURCE_RESPONSE_BUCKET_PREFIX",
+    "RESOURCE_STATUS_DETAIL_TYPE",
+    "STACK_STATUS_DETAIL_TYPE",
     "LambdaContext",
     "clear_stack_hooks",
     "custom_resource_response_bucket",
     "delay_next_stack_creation",
+    "delay_next_stack_deletion",
+    "delay_next_stack_update",
     "enable_state_machine_execution",
     "fail_next_stack_creation",
+    "fail_next_stack_deletion",
+    "fail_next_stack_rollback",
+    "fail_next_stack_update",
     "install",
     "invoke_async",
+    "put_service_event",
     "register_service_account",
     "set_stack_completion_hook",
+    "set_stack_operations_in_background",
     "set_time_scale",
+    "stack_status_event",
     "stop_executions",
+    "suppress_stack_status_events",
     "trust_policy_allows",
 ]

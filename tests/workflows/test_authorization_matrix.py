@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,10 +34,12 @@ from infra.definitions import ROUTES
 from infra.local.openapi import build_openapi
 from infra.local.runtime import LocalStackpilot
 from tests.workflows.client import Api, Reply
+from tests.workflows.test_connect_account import deploy
 
 pytestmark = pytest.mark.xdist_group("local-cloud")
 
 ORGS = ("A", "B")
+CUSTOMER_ACCOUNTS = {"A": "222222222222", "B": "333333333333"}  # each org's connected AWS account
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class Org:
     users: dict[Role, str] = field(default_factory=dict)  # role → user id
     keys: dict[Role, tuple[str, str]] = field(default_factory=dict)  # role → (key id, key)
     shared: dict[str, str] = field(default_factory=dict)  # route path → an object kept for reads
+    connected: str = ""  # a CONNECTED account connection (stacks go there)
     markers: set[str] = field(default_factory=set)  # everything that identifies this org's data
 
 
@@ -130,6 +134,34 @@ def _secret(world: World, tag: str) -> str:
     return name
 
 
+def _stack(world: World, tag: str) -> str:
+    """A stack in org ``tag``'s connected account, settled (so its template exists)."""
+    org = world.orgs[tag]
+    reply = world.as_owner(tag, "POST", "/stacks", _stack_spec(world, org.connected, tag))
+    stack_id = str(reply.body["stack_id"])
+    deadline = time.monotonic() + 60
+    while world.as_owner(tag, "GET", f"/stacks/{stack_id}").body["status"] == "CREATING":
+        assert time.monotonic() < deadline, "the matrix's stack did not settle"
+        time.sleep(0.1)
+    return stack_id
+
+
+def _stack_spec(world: World, connection_id: str, tag: str) -> dict[str, Any]:
+    name = world.unique(f"matrix-{tag.lower()}-stack")
+    world.orgs[tag].markers.add(name)
+    return {
+        "connection_id": connection_id,
+        "region": "us-east-1",
+        "name": name,
+        "stage": "dev",
+        "container": {"image": "public.ecr.aws/nginx/nginx:1.27"},
+    }
+
+
+def _stack_state(world: World, tag: str, value: str) -> Any:
+    return world.as_owner(tag, "GET", f"/stacks/{value}").body["status"]
+
+
 def _connection_state(world: World, tag: str, value: str) -> Any:
     return world.as_owner(tag, "GET", f"/accounts/{value}").body["status"]
 
@@ -160,6 +192,7 @@ CONNECTIONS = Objects(_connection, _connection_state, "conn_" + "z" * 26)
 MEMBERS = Objects(_member, _member_state, "matrix-nobody")
 KEYS = Objects(_key, _key_state, "z" * 12)
 SECRETS = Objects(_secret, _secret_state, "matrix-missing-secret")
+STACKS = Objects(_stack, _stack_state, "stk_" + "z" * 26)
 
 
 @dataclass(frozen=True)
@@ -195,6 +228,13 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("GET", "/audit"): Scenario(),
     ("GET", "/audit/export"): Scenario(),
     ("GET", "/audit/verify"): Scenario(),
+    ("POST", "/stacks"): Scenario(
+        body=lambda world, caller: _stack_spec(world, world.orgs[caller.org].connected, caller.org)
+    ),
+    ("GET", "/stacks"): Scenario(),
+    ("GET", "/stacks/{stack_id}"): Scenario(STACKS),
+    ("GET", "/stacks/{stack_id}/events"): Scenario(STACKS),
+    ("GET", "/stacks/{stack_id}/template"): Scenario(STACKS),
     ("GET", "/secrets"): Scenario(),
     ("PUT", "/secrets/{name}"): Scenario(
         SECRETS, body=lambda world, caller: {"value": "rotated value"}, upsert=True
@@ -262,13 +302,25 @@ def world(stackpilot: LocalStackpilot) -> World:
         for role in Role:
             made = world.as_owner(tag, "POST", "/api-keys", {"name": f"ci-{role.value}", "role": role.value})
             org.keys[role] = (made.body["key_id"], made.body["key"])
+        account = CUSTOMER_ACCOUNTS[tag]
+        link = world.as_owner(tag, "POST", "/accounts", {"aws_account_id": account, "region": "us-east-1"})
+        assert deploy(stackpilot, link.body["quick_create_url"], account).status == "CREATE_COMPLETE"
+        org.connected = link.body["connection_id"]
+        org.markers |= {org.connected, account}
+        deadline = time.monotonic() + 30
+        while world.as_owner(tag, "GET", f"/accounts/{org.connected}").body["status"] != "CONNECTED":
+            assert time.monotonic() < deadline, "the matrix's account did not connect"
+            time.sleep(0.1)
         for route, objects in (
+            ("/stacks/{stack_id}", STACKS),
             ("/accounts/{connection_id}", CONNECTIONS),
             ("/members/{user_id}", MEMBERS),
             ("/api-keys/{key_id}", KEYS),
             ("/secrets/{name}", SECRETS),
         ):
             org.shared[route] = objects.make(world, tag)
+        for route in ("/stacks/{stack_id}/events", "/stacks/{stack_id}/template"):
+            org.shared[route] = org.shared["/stacks/{stack_id}"]
         org.markers |= {org.org_id, name, *org.users.values(), *(k for k, _ in org.keys.values())}
         org.markers |= set(org.shared.values())
     return world

@@ -33,6 +33,7 @@ class StackModel(Model):
     cfn_stack_name = UnicodeAttribute()
     spec = JSONAttribute()
     secret_arns = JSONAttribute(default=dict)
+    subnets = JSONAttribute(default=dict)
     status = UnicodeAttribute()
     operation = UnicodeAttribute()
     operation_seq = NumberAttribute(default=1)

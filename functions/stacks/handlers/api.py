@@ -22,7 +22,6 @@ from functions.stacks.exceptions import (
 )
 from functions.stacks.handlers.composition import deps
 from functions.stacks.logic import lifecycle
-from functions.stacks.logic.secret_env import stored_spec
 from functions.stacks.models.api import StackHistory, StackList, StackView
 from functions.stacks.models.spec import StackSpec
 
@@ -50,8 +49,7 @@ DEPS = deps()
     | error_responses(401, 403, 409, 415, 422, 424, 503, ok=None),
 )
 def create(body: Annotated[StackSpec, Body()]) -> Response[StackView]:
-    spec = stored_spec(body)
-    stack = lifecycle.request_create(DEPS, rest.principal(app), spec, rest.request(app))
+    stack = lifecycle.request_create(DEPS, rest.principal(app), body, rest.request(app))
     return Response(status_code=202, body=StackView.of(stack), content_type="application/json")
 
 

@@ -7,12 +7,15 @@ import time
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from functions.shared.aws import session_client
 from functions.shared.customer_names import cloudformation_role_arn, deploy_role_arn
 from functions.stacks.exceptions import CustomerAccessDenied, CustomerAwsFailure
 from functions.stacks.logic.ports import CfnStack, ChangeSet, ConnectionAccess
 
+# ResponseParserError is not a BotoCoreError: an unreadable answer is a failed call like any other.
+AWS_ERRORS = (ClientError, BotoCoreError, ResponseParserError)
 REFUSED = {"AccessDenied", "AccessDeniedException", "InvalidClientTokenId", "ExpiredToken"}
 CREDENTIALS_SECONDS = 900
 CHANGE_SET_SETTLE_SECONDS = 60
@@ -34,21 +37,26 @@ class AssumedCustomerAccess:
         self._sts = sts
         self._assumer_arn = assumer_role_arn
         self._assumer: tuple[float, Any] | None = None
-        self._cache: dict[tuple[str, str], tuple[float, CloudFormationStacks]] = {}
+        self._clients: dict[tuple[str, str, str], tuple[float, Any]] = {}
 
     def stacks(self, access: ConnectionAccess) -> CloudFormationStacks:
-        key = (access.org_id, access.connection_id)
-        cached = self._cache.get(key)
+        cfn_role = cloudformation_role_arn(access.aws_account_id, access.connection_id)
+        return CloudFormationStacks(self._client(access, "cloudformation"), cfn_role)
+
+    def networks(self, access: ConnectionAccess) -> Ec2Networks:
+        return Ec2Networks(self._client(access, "ec2"))
+
+    def _client(self, access: ConnectionAccess, service: str) -> Any:
+        """A client acting as the connection's deploy role, reused while its credentials last."""
+        key = (access.org_id, access.connection_id, service)
+        cached = self._clients.get(key)
         if cached and cached[0] > time.monotonic():
             return cached[1]
         role = access.role_arn or deploy_role_arn(access.aws_account_id, access.connection_id)
         creds = self._assume(self._assumer_sts(access.region), role, access.external_id, "stackpilot-stacks")
-        client = session_client(creds, "cloudformation", access.region)
-        stacks = CloudFormationStacks(
-            client, cloudformation_role_arn(access.aws_account_id, access.connection_id)
-        )
-        self._cache[key] = (time.monotonic() + CREDENTIALS_SECONDS - 120, stacks)
-        return stacks
+        client = session_client(creds, service, access.region)
+        self._clients[key] = (time.monotonic() + CREDENTIALS_SECONDS - 120, client)
+        return client
 
     def _assumer_sts(self, region: str) -> Any:
         if self._assumer is not None and self._assumer[0] > time.monotonic():
@@ -69,7 +77,7 @@ class AssumedCustomerAccess:
             params["ExternalId"] = external_id
         try:
             return dict(sts.assume_role(**params)["Credentials"])
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_ERRORS as exc:
             raise _fail(exc, "assuming the deploy role") from None
 
 
@@ -99,7 +107,7 @@ class CloudFormationStacks:
                 # A retried step: the change set of this operation exists already; use it.
                 change_set_id = change_set_name
             return self._settled_change_set(change_set_id, stack_name)
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_ERRORS as exc:
             raise _fail(exc, "creating a change set") from None
 
     def _settled_change_set(self, change_set_id: str, stack_name: str) -> ChangeSet:
@@ -123,7 +131,7 @@ class CloudFormationStacks:
     def execute_change_set(self, change_set_id: str, stack_id: str) -> None:
         try:
             self._cfn.execute_change_set(ChangeSetName=change_set_id, StackName=stack_id)
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_ERRORS as exc:
             if isinstance(exc, ClientError) and exc.response["Error"]["Code"] == "InvalidChangeSetStatus":
                 return  # executed already (a retried step)
             raise _fail(exc, "executing the change set") from None
@@ -150,14 +158,36 @@ class CloudFormationStacks:
     def events(self, stack_id: str) -> list[dict[str, Any]]:
         try:
             return list(self._cfn.describe_stack_events(StackName=stack_id)["StackEvents"])
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_ERRORS as exc:
             raise _fail(exc, "reading the stack's events") from None
 
     def delete(self, stack_id: str) -> None:
         try:
             self._cfn.delete_stack(StackName=stack_id, RoleARN=self._role)
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_ERRORS as exc:
             raise _fail(exc, "deleting the stack") from None
+
+
+class Ec2Networks:
+    def __init__(self, client: Any) -> None:
+        self._ec2 = client
+
+    def describe_vpc(self, vpc_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        by_vpc = [{"Name": "vpc-id", "Values": [vpc_id]}]
+        try:
+            subnets = [
+                s
+                for p in self._ec2.get_paginator("describe_subnets").paginate(Filters=by_vpc)
+                for s in p["Subnets"]
+            ]
+            tables = [
+                t
+                for p in self._ec2.get_paginator("describe_route_tables").paginate(Filters=by_vpc)
+                for t in p["RouteTables"]
+            ]
+        except AWS_ERRORS as exc:
+            raise _fail(exc, "describing the VPC") from None
+        return subnets, tables
 
 
 def _change(change: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from functions.shared.audit import AuditDraft
@@ -21,11 +21,13 @@ from functions.stacks.exceptions import (
     ConnectionUnusable,
     CustomerAccessDenied,
     CustomerAwsFailure,
+    InvalidStackRequest,
     ServiceUnavailable,
     StackConflict,
     StackNotFound,
 )
 from functions.stacks.logic import status as cfn
+from functions.stacks.logic.network import classify_subnets, validate_existing_network
 from functions.stacks.logic.ports import (
     Clock,
     ConnectionAccess,
@@ -36,6 +38,7 @@ from functions.stacks.logic.ports import (
     Templates,
     Workflow,
 )
+from functions.stacks.logic.secret_env import stored_spec
 from functions.stacks.models.events import (
     StackCreateRequested,
     StackDeleted,
@@ -44,6 +47,7 @@ from functions.stacks.models.events import (
     StackReady,
     StackStatusChanged,
 )
+from functions.stacks.models.spec import ExistingVpc, StackSpec
 from functions.stacks.models.stack import BUSY, FailedResource, Stack, StackEvent, StackStatus
 
 STACK_NAME_PREFIX = "stackpilot-"
@@ -96,10 +100,11 @@ def usable_connection(
     return access
 
 
-def request_create(deps: StacksDeps, principal: Principal, spec: dict[str, Any], info: RequestInfo) -> Stack:
-    """``spec``: the validated StackSpec as JSON, secret values already replaced by references."""
+def request_create(deps: StacksDeps, principal: Principal, asked: StackSpec, info: RequestInfo) -> Stack:
     require_role(principal, Role.CONTRIBUTOR, "creating a stack")
-    access = usable_connection(deps, principal, spec["connection_id"], spec["region"])
+    spec = stored_spec(asked)  # refuses what cannot be kept (secret values) before anything else
+    access = usable_connection(deps, principal, asked.connection_id, asked.region)
+    subnets = existing_subnets(deps, access, asked)
     now = deps.clock()
     stack_id = stack_id_for(
         principal.org_id, access.connection_id, access.region, spec["name"], spec["stage"]
@@ -110,10 +115,11 @@ def request_create(deps: StacksDeps, principal: Principal, spec: dict[str, Any],
         connection_id=access.connection_id,
         aws_account_id=access.aws_account_id,
         region=access.region,
-        name=spec["name"],
-        stage=spec["stage"],
-        cfn_stack_name=cfn_stack_name(spec["name"], spec["stage"]),
+        name=asked.name,
+        stage=asked.stage,
+        cfn_stack_name=asked.stack_name,
         spec=spec,
+        subnets=subnets,
         status=StackStatus.CREATING,
         operation="create",
         operation_seq=1,
@@ -147,6 +153,30 @@ def request_create(deps: StacksDeps, principal: Principal, spec: dict[str, Any],
         stack = stack.model_copy(update={"operation_seq": existing.operation_seq + 1})
     deps.stacks.create(stack, event, audit)
     return _start(deps, stack, requested_by=principal.actor)
+
+
+def existing_subnets(
+    deps: StacksDeps, access: ConnectionAccess, spec: StackSpec
+) -> dict[str, dict[str, str]]:
+    """An existing VPC is checked as the customer's account describes it, before anything is made:
+    a subnet that cannot host what was asked is a 422 naming its list and the reason."""
+    network = spec.network
+    if not isinstance(network, ExistingVpc):
+        return {}
+    subnets, route_tables = deps.customer.networks(access).describe_vpc(network.vpc_id)
+    if not subnets:
+        raise InvalidStackRequest(
+            "network.vpc_id", f"{network.vpc_id} has no subnets in {access.region}, or does not exist"
+        )
+    try:
+        facts = classify_subnets(subnets, route_tables)
+    except ValueError as exc:
+        raise InvalidStackRequest("network.vpc_id", str(exc)) from None
+    problems = validate_existing_network(spec, facts)
+    if problems:
+        raise InvalidStackRequest(problems[0].field, "; ".join(f"{p.field}: {p.reason}" for p in problems))
+    given = {*network.public_subnet_ids, *network.private_subnet_ids, *network.isolated_subnet_ids}
+    return {sid: {k: str(v) for k, v in asdict(f).items()} for sid, f in facts.items() if sid in given}
 
 
 def _start(deps: StacksDeps, stack: Stack, requested_by: str) -> Stack:

@@ -83,8 +83,18 @@ class CustomerStacks(Protocol):
     def delete(self, stack_id: str) -> None: ...
 
 
+class CustomerNetworks(Protocol):
+    """EC2 in one customer account and region: what an existing VPC is made of."""
+
+    def describe_vpc(self, vpc_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The VPC's subnets and route tables (main table included), as DescribeSubnets and
+        DescribeRouteTables return them; both empty if there is no such VPC."""
+        ...
+
+
 class CustomerAccess(Protocol):
     def stacks(self, access: ConnectionAccess) -> CustomerStacks: ...
+    def networks(self, access: ConnectionAccess) -> CustomerNetworks: ...
 
 
 class Templates(Protocol):

@@ -9,10 +9,13 @@ from functions.stacks.models.stack import Stack
 
 def render(stack: Stack, access: ConnectionAccess) -> str:
     # Only the step that renders imports troposphere (~60 ms): reads and waits never pay for it.
+    from functions.stacks.logic.network import SubnetFacts
     from functions.stacks.logic.template import StackTemplateInput, render_stack_template
     from functions.stacks.models.spec import StackSpec
 
-    spec = StackSpec.model_validate_json(_with_secret_placeholders(stack), strict=False)
+    # The stored spec is the asked one minus secret values (refused until they can go straight
+    # into the customer's Secrets Manager), so it validates as a StackSpec again.
+    spec = StackSpec.model_validate(stack.spec, strict=False)
     return render_stack_template(
         StackTemplateInput(
             spec=spec,
@@ -20,13 +23,6 @@ def render(stack: Stack, access: ConnectionAccess) -> str:
             account_id=access.aws_account_id,
             permissions_boundary_arn=permissions_boundary_arn(access.aws_account_id, access.connection_id),
             secret_arns=dict(stack.secret_arns),
+            subnets={sid: SubnetFacts(**facts) for sid, facts in stack.subnets.items()},  # type: ignore[arg-type]
         )
     )
-
-
-def _with_secret_placeholders(stack: Stack) -> str:
-    import json
-
-    spec = json.loads(json.dumps(stack.spec))
-    spec.get("container", {}).pop("secret_env", None)
-    return json.dumps(spec)

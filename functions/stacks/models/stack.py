@@ -46,6 +46,7 @@ class Stack(BaseModel):
     cfn_stack_name: str
     spec: dict[str, Any]  # the StackSpec without secret values (secret env names map to ARNs)
     secret_arns: dict[str, str] = {}
+    subnets: dict[str, dict[str, str]] = {}  # existing VPC: each given subnet as the account described it
     status: StackStatus
     operation: Operation
     operation_seq: int = 1  # the n-th operation on this stack: names its workflow execution
