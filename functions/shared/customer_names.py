@@ -13,7 +13,7 @@ import re
 from typing import Final
 from urllib.parse import quote
 
-TEMPLATE_VERSION: Final = "1"
+TEMPLATE_VERSION: Final = "2"
 
 #: IAM path of the roles/policies the onboarding template creates. It is deliberately NOT
 #: ``/stackpilot/``: the CloudFormation role may pass and manage roles under ``/stackpilot/`` only,

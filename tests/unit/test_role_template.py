@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import json
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -21,6 +23,8 @@ from functions.accounts.logic.role_template import (
     quick_create_url,
     render_role_template,
 )
+from functions.stacks.logic.template import secret_name
+from functions.stacks.models.spec import StackSpec
 
 SERVICE_ACCOUNT = "111122223333"
 ASSUMER = f"arn:aws:iam::{SERVICE_ACCOUNT}:role/stackpilot-prod-customer-assumer"
@@ -102,13 +106,15 @@ def test_rendering_depends_on_the_connection() -> None:
 
 
 def test_template_version(template: dict[str, Any]) -> None:
-    assert TEMPLATE_VERSION == "1"
+    # 2: the deploy role may write the stacks' app secrets (WriteStackSecrets).
+    assert TEMPLATE_VERSION == "2"
     assert make_input().template_version == TEMPLATE_VERSION
     props = template["Resources"]["StackpilotConnection"]["Properties"]
     assert props["TemplateVersion"] == TEMPLATE_VERSION
     assert template["Metadata"]["stackpilot"]["TemplateVersion"] == TEMPLATE_VERSION
-    other = json.loads(render_role_template(make_input(template_version="2")))
-    assert other["Resources"]["StackpilotConnection"]["Properties"]["TemplateVersion"] == "2"
+    assert "(template version 2)" in template["Description"]
+    other = json.loads(render_role_template(make_input(template_version="3")))
+    assert other["Resources"]["StackpilotConnection"]["Properties"]["TemplateVersion"] == "3"
 
 
 @pytest.mark.parametrize(
@@ -235,7 +241,19 @@ def test_deploy_role_passes_only_the_cloudformation_role_to_cloudformation(templ
     assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}
 
 
-def test_deploy_role_has_no_resource_powers_of_its_own(template: dict[str, Any]) -> None:
+# The calls the stacks service makes on a stack's app secrets (container.secret_env), nothing more.
+STACK_SECRET_ACTIONS = {
+    "secretsmanager:CreateSecret",  # Name, SecretString, Tags (stack and org ids)
+    "secretsmanager:TagResource",  # CreateSecret with Tags requires it too
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:DeleteSecret",  # RecoveryWindowInDays=7
+    "secretsmanager:RestoreSecret",  # a stack created again within that window
+}
+STACK_SECRETS = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:stackpilot-*"
+
+
+def test_deploy_role_has_no_resource_powers_of_its_own_but_app_secrets(template: dict[str, Any]) -> None:
     allowed = {
         action
         for statement in deploy_policy(template).values()
@@ -243,11 +261,83 @@ def test_deploy_role_has_no_resource_powers_of_its_own(template: dict[str, Any])
         for action in as_list(statement["Action"])
     }
     services = {action.split(":")[0] for action in allowed}
-    assert services == {"cloudformation", "iam", "ec2", "ssm"}
+    assert services == {"cloudformation", "iam", "ec2", "ssm", "secretsmanager"}
     assert {a for a in allowed if a.startswith("iam:")} == {"iam:PassRole"}
     assert all(a.startswith("ec2:Describe") for a in allowed if a.startswith("ec2:"))
     assert {a for a in allowed if a.startswith("ssm:")} == {"ssm:GetParameters"}
+    assert {a for a in allowed if a.startswith("secretsmanager:")} == STACK_SECRET_ACTIONS
     assert not any("*" in a for a in allowed), "no wildcard actions"
+
+
+def test_deploy_role_writes_the_stacks_app_secrets(template: dict[str, Any]) -> None:
+    statement = deploy_policy(template)["WriteStackSecrets"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Action"] == sorted(STACK_SECRET_ACTIONS)
+    assert [sub(r) for r in statement["Resource"]] == [STACK_SECRETS]
+    # Refuses CreateSecret's replicas in other regions; absent from every call the service makes.
+    assert statement["Condition"] == {"Null": {"secretsmanager:AddReplicaRegions": "true"}}
+    # the only statement of the deploy role naming Secrets Manager
+    others = [
+        sid
+        for sid, s in deploy_policy(template).items()
+        if sid != "WriteStackSecrets" and any(a.startswith("secretsmanager:") for a in as_list(s["Action"]))
+    ]
+    assert others == []
+
+
+def test_deploy_role_can_never_read_share_or_rekey_a_secret(template: dict[str, Any]) -> None:
+    readers = {
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:BatchGetSecretValue",
+        "secretsmanager:GetResourcePolicy",
+        "secretsmanager:PutResourcePolicy",  # sharing a secret with another account reads it there
+        "secretsmanager:ReplicateSecretToRegions",
+        "secretsmanager:RotateSecret",
+        "secretsmanager:UpdateSecret",  # could re-key it to a KMS key of somebody else's choosing
+    }
+    for sid, statement in deploy_policy(template).items():
+        if statement["Effect"] != "Allow":
+            continue
+        actions = set(as_list(statement["Action"]))
+        assert not actions & readers, sid
+        assert not any(a.startswith("secretsmanager:") and "*" in a for a in actions), sid
+        assert not any(a.startswith("kms:") for a in actions), sid
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "ap-southeast-2"])
+def test_the_stacks_secret_names_are_in_the_write_scope_and_the_boundary(region: str) -> None:
+    template = json.loads(render_role_template(make_input(region)))
+    account = "444455556666"
+
+    def resolved(resource: Any) -> str:
+        text = sub(resource)
+        for var, value in {"AWS::Partition": "aws", "AWS::Region": region, "AWS::AccountId": account}.items():
+            text = text.replace("${" + var + "}", value)
+        return text
+
+    def covered(statement: dict[str, Any], arn: str) -> bool:
+        return any(fnmatch.fnmatchcase(arn, resolved(r)) for r in as_list(statement["Resource"]))
+
+    write = deploy_policy(template)["WriteStackSecrets"]
+    # What the stacks service names a secret env value (functions/stacks/logic/template.py).
+    spec = cast(StackSpec, SimpleNamespace(stack_name="stackpilot-shop-prod"))
+    name = secret_name(spec, "STRIPE_API_KEY")
+    arn = f"arn:aws:secretsmanager:{region}:{account}:secret:{name}-AbC123"
+    assert covered(write, arn)
+    # ...and the stack's task execution role may read it within the boundary.
+    boundary = statements(template["Resources"]["PermissionsBoundary"]["Properties"]["PolicyDocument"])
+    assert "secretsmanager:GetSecretValue" in boundary["ReadOwnSecrets"]["Action"]
+    assert covered(boundary["ReadOwnSecrets"], arn)
+    # The boundary caps the roles stacks create, not the deploy role: nothing there can block it.
+    assert "PermissionsBoundary" not in template["Resources"]["DeployRole"]["Properties"]
+    # Not other secrets, other regions or other accounts.
+    for other in (
+        f"arn:aws:secretsmanager:{region}:{account}:secret:prod/db-AbC123",
+        f"arn:aws:secretsmanager:{region}:{account}:secret:Stackpilot-shop-prod/KEY-AbC123",
+        f"arn:aws:secretsmanager:eu-north-1:{account}:secret:{name}-AbC123",
+        f"arn:aws:secretsmanager:{region}:999999999999:secret:{name}-AbC123",
+    ):
+        assert not covered(write, other), other
 
 
 def test_deploy_role_can_never_touch_the_onboarding_stack_or_import(template: dict[str, Any]) -> None:

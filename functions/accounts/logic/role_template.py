@@ -8,7 +8,21 @@ What the template creates in the customer's account, and why each piece is shape
 * **Deploy role** (``DeployRole``) - the only role stackpilot assumes. Its trust names our account
   *and* requires ``sts:ExternalId`` and ``aws:PrincipalArn`` = our dedicated assumer role. It may run
   CloudFormation only on stacks named ``<prefix>*`` in the connection's region, and must hand every
-  stack to the CloudFormation service role: it holds no resource permissions itself.
+  stack to the CloudFormation service role: it holds no resource permissions itself, with one
+  exception since template version 2, the stacks' **app secrets** (``WriteStackSecrets``).
+  A stack's ``container.secret_env`` values go straight into this account's Secrets Manager and
+  stackpilot keeps no plaintext: the stacks service writes each value through this role as the
+  secret ``<stack name>/<ENV_NAME>`` and the stack's task definition references the secret's ARN.
+  So the role may create (with tags), overwrite (``PutSecretValue``), describe, delete and restore
+  (undo a deletion still in its recovery window) secrets named ``<prefix>*`` in this region and
+  account - and nothing else on them. It is **write-only**: no ``GetSecretValue``, so a value put
+  in can never be read back through stackpilot (``DescribeSecret`` returns metadata only); no
+  resource policies (no sharing with other accounts), no rotation, and no replicas in other regions
+  (``CreateSecret`` could add them: a condition refuses ``AddReplicaRegions``). The secrets use the
+  account's ``aws/secretsmanager`` key, which every principal of the account may use through
+  Secrets Manager, so the role holds no KMS rights. What reads the values stays in the account:
+  the stack's task execution role (within the boundary's ``ReadOwnSecrets``) and CloudFormation
+  itself. The permissions boundary does not apply to this role (it caps the roles stacks create).
 * **CloudFormation service role** (``CloudFormationRole``) - assumable only by CloudFormation in this
   account. It can build what stackpilot stacks contain, scoped to the region/account (and to our
   names where ARNs carry names). It may create IAM roles only under ``/<base>/`` and only when they
@@ -318,6 +332,26 @@ def _deploy_policy(inp: RoleTemplateInput, names: _Names) -> dict[str, Any]:
                 "ec2:DescribeVpcs",
             ],
             "*",
+        ),
+        # The stacks' app secrets (container.secret_env): the stacks service writes each value
+        # straight into this account as <stack name>/<ENV_NAME> and the task definition references
+        # the secret's ARN. Write-only: no GetSecretValue (stackpilot never reads a value back), no
+        # resource policies, no rotation. DescribeSecret returns metadata only; TagResource is what
+        # CreateSecret with Tags also requires; RestoreSecret undoes a DeleteSecret still in its
+        # recovery window (a stack deleted and created again). The condition refuses replicas in
+        # other regions (CreateSecret's AddReplicaRegions), which the stacks service never asks for.
+        _stmt(
+            "WriteStackSecrets",
+            [
+                "secretsmanager:CreateSecret",
+                "secretsmanager:DeleteSecret",
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:RestoreSecret",
+                "secretsmanager:TagResource",
+            ],
+            [Sub(f"{_ARN}:secretsmanager:{_HERE}:secret:{names.prefix}*")],
+            condition={"Null": {"secretsmanager:AddReplicaRegions": "true"}},
         ),
         # Public AMI ids (AWS::SSM::Parameter::Value<...> parameters) resolved at change-set time.
         _stmt(
