@@ -144,13 +144,19 @@ class RouteDef:
 
 @dataclass(frozen=True)
 class ScheduleDef:
-    """A function run on a schedule (an EventBridge rule on the default bus, with retries and a DLQ)."""
+    """A function run, or a state machine started, on a schedule (an EventBridge rule on the default
+    bus whose target retries, then dead-letters). Exactly one of ``function`` and ``state_machine``."""
 
     key: str
     construct_id: str
-    function: str  # function key
     expression: str  # rate(...) or cron(...)
     description: str
+    function: str | None = None  # function key
+    state_machine: str | None = None  # state machine key
+
+    def __post_init__(self) -> None:
+        if (self.function is None) == (self.state_machine is None):
+            raise ValueError(f"schedule {self.key}: give exactly one of function and state_machine")
 
 
 @dataclass(frozen=True)
@@ -199,6 +205,7 @@ STACKS_ENV = (
     "AUDIT_TABLE",
     "SERVICE_BUCKET",
     "PROVISION_STACK_STATE_MACHINE_ARN",
+    "DELETE_STACK_STATE_MACHINE_ARN",
     "CUSTOMER_ASSUMER_ROLE_ARN",
     "STACK_WAIT_FIRST_SECONDS",
     "STACK_WAIT_MAX_SECONDS",
@@ -372,6 +379,7 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
             *_STACK_STEP_GRANTS,
             Grant("bucket", "read_write"),
             Grant("state_machine:provision-stack", "start"),
+            Grant("state_machine:delete-stack", "start"),
         ),
         timeout_seconds=29,
     ),
@@ -393,7 +401,11 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
         handler="functions.stacks.handlers.steps.await_status",
         description="provision_stack: keeps the task token a forwarded status event resumes",
         env=STACKS_ENV,
-        grants=(*_STACK_STEP_GRANTS, Grant("task_tokens:provision-stack", "write")),
+        grants=(
+            *_STACK_STEP_GRANTS,
+            Grant("task_tokens:provision-stack", "write"),
+            Grant("task_tokens:delete-stack", "write"),
+        ),
         timeout_seconds=30,
     ),
     FunctionDef(
@@ -423,8 +435,36 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
         handler="functions.stacks.handlers.steps.status_event",
         description="Customer accounts' forwarded CloudFormation status changes: records them, resumes waits",
         env=STACKS_ENV,
-        grants=(*_STACK_STEP_GRANTS, Grant("task_tokens:provision-stack", "write")),
+        grants=(
+            *_STACK_STEP_GRANTS,
+            Grant("task_tokens:provision-stack", "write"),
+            Grant("task_tokens:delete-stack", "write"),
+        ),
         timeout_seconds=30,
+    ),
+    FunctionDef(
+        key="stacks-reconcile-plan",
+        construct_id="StacksReconcilePlan",
+        domain="stacks",
+        handler="functions.stacks.handlers.reconcile.plan",
+        description="reconcile_stacks: the groups (org, connection, region) that have stacks to sweep",
+        env=STACKS_ENV,
+        grants=(Grant("table:stacks", "read"),),
+        timeout_seconds=60,
+    ),
+    FunctionDef(
+        key="stacks-sweep",
+        construct_id="StacksSweep",
+        domain="stacks",
+        handler="functions.stacks.handlers.reconcile.sweep",
+        description="reconcile_stacks: one account and region listed once, every difference recorded",
+        env=STACKS_ENV,
+        grants=(
+            *_STACK_STEP_GRANTS,
+            Grant("task_tokens:provision-stack", "write"),
+            Grant("task_tokens:delete-stack", "write"),
+        ),
+        timeout_seconds=120,
     ),
 )
 
@@ -451,7 +491,28 @@ STATE_MACHINES: tuple[StateMachineDef, ...] = (
             "PollFunctionArn": "stacks-poll",
             "FinishFunctionArn": "stacks-finish",
         },
-        callers=("stacks-await-status", "stacks-status-event"),
+        callers=("stacks-await-status", "stacks-status-event", "stacks-sweep"),
+    ),
+    StateMachineDef(
+        key="delete-stack",
+        construct_id="DeleteStack",
+        asl_path=STATE_MACHINES_DIR / "stacks" / "delete_stack.asl.json",
+        function_substitutions={
+            "StartChangeFunctionArn": "stacks-start-change",
+            "AwaitStatusFunctionArn": "stacks-await-status",
+            "PollFunctionArn": "stacks-poll",
+            "FinishFunctionArn": "stacks-finish",
+        },
+        callers=("stacks-await-status", "stacks-status-event", "stacks-sweep"),
+    ),
+    StateMachineDef(
+        key="reconcile-stacks",
+        construct_id="ReconcileStacks",
+        asl_path=STATE_MACHINES_DIR / "stacks" / "reconcile_stacks.asl.json",
+        function_substitutions={
+            "PlanFunctionArn": "stacks-reconcile-plan",
+            "SweepFunctionArn": "stacks-sweep",
+        },
     ),
 )
 
@@ -472,6 +533,13 @@ SCHEDULES: tuple[ScheduleDef, ...] = (
         function="accounts-health",
         expression="rate(6 hours)",
         description="Re-check every connected account: a role changed or deleted since is reported",
+    ),
+    ScheduleDef(
+        key="reconcile-stacks",
+        construct_id="ReconcileStacks",
+        state_machine="reconcile-stacks",
+        expression="rate(10 minutes)",
+        description="Keep every stack's status current: catches missed events, console changes and drift",
     ),
 )
 
@@ -500,6 +568,9 @@ ROUTES: tuple[RouteDef, ...] = (
     RouteDef("POST", "/stacks", "stacks-api", "Create a stack"),
     RouteDef("GET", "/stacks", "stacks-api", "List stacks"),
     RouteDef("GET", "/stacks/{stack_id}", "stacks-api", "Read one stack"),
+    RouteDef("PATCH", "/stacks/{stack_id}", "stacks-api", "Change a stack"),
+    RouteDef("DELETE", "/stacks/{stack_id}", "stacks-api", "Delete a stack"),
+    RouteDef("POST", "/stacks/{stack_id}/preview", "stacks-api", "Preview a change to a stack"),
     RouteDef("GET", "/stacks/{stack_id}/events", "stacks-api", "A stack's history"),
     RouteDef("GET", "/stacks/{stack_id}/template", "stacks-api", "A stack's rendered template"),
     RouteDef("GET", "/secrets", "secrets-api", "List secrets (metadata only)"),
@@ -548,6 +619,7 @@ def environment(
         "STACKS_TABLE": names.table("stacks"),
         "STACK_HISTORY_TABLE": names.table("stack-history"),
         "PROVISION_STACK_STATE_MACHINE_ARN": names.state_machine_arn("provision-stack"),
+        "DELETE_STACK_STATE_MACHINE_ARN": names.state_machine_arn("delete-stack"),
         "STACK_WAIT_FIRST_SECONDS": str(stack_wait_first_seconds),
         "STACK_WAIT_MAX_SECONDS": str(stack_wait_max_seconds),
     }

@@ -107,7 +107,12 @@ class StackpilotStack(cdk.Stack):
         for fn in self.functions.values():
             fn.apply_grants(targets)
         for schedule in SCHEDULES:
-            bus.schedule(schedule, self.functions[schedule.function].function, names)
+            target = (
+                bus.lambda_target(self.functions[schedule.function].function)
+                if schedule.function
+                else bus.state_machine_target(workflows.state_machines[str(schedule.state_machine)])
+            )
+            bus.schedule(schedule, target, names)
         for rule in BUS_RULES:
             bus.bus_rule(rule, self.functions[rule.function].function, names)
 

@@ -63,6 +63,9 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/stacks"): _write(C, "stack.create"),
     ("GET", "/stacks"): _read(V, "stack.list"),
     ("GET", "/stacks/{stack_id}"): _read(V, "stack.read"),
+    ("PATCH", "/stacks/{stack_id}"): _write(C, "stack.update"),
+    ("DELETE", "/stacks/{stack_id}"): _write(C, "stack.delete"),
+    ("POST", "/stacks/{stack_id}/preview"): _write(C, "stack.preview"),
     ("GET", "/stacks/{stack_id}/events"): _read(V, "stack.history"),
     ("GET", "/stacks/{stack_id}/template"): _read(V, "stack.template"),
     # secrets: metadata for those who reference them, values for nobody

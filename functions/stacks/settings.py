@@ -14,6 +14,9 @@ class StacksSettings(ServiceSettings):
     provision_stack_state_machine_arn: str = (
         "arn:aws:states:us-east-1:123456789012:stateMachine:stackpilot-local-provision-stack"
     )
+    delete_stack_state_machine_arn: str = (
+        "arn:aws:states:us-east-1:123456789012:stateMachine:stackpilot-local-delete-stack"
+    )
     customer_assumer_role_arn: str = "arn:aws:iam::123456789012:role/stackpilot-local-customer-assumer"
     # Waiting for CloudFormation: a forwarded status event resumes the workflow at once; without one,
     # it looks after the first timeout, then doubles it up to the cap, until the give-up time.

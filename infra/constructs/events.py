@@ -10,6 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.constructs.dead_letters import dead_letter_queue
@@ -54,15 +55,16 @@ class Events(Construct):
             retention=ARCHIVE_RETENTION,
         )
 
-    def schedule(self, definition: ScheduleDef, function: lambda_.IFunction, names: Names) -> events.Rule:
-        """A function run on a schedule: a default-bus rule whose target retries, then dead-letters."""
+    def schedule(self, definition: ScheduleDef, target: events.IRuleTarget, names: Names) -> events.Rule:
+        """A default-bus rule on a schedule; its target (``lambda_target`` or ``state_machine_target``)
+        retries, then dead-letters."""
         return events.Rule(
             self,
             definition.construct_id,
             rule_name=f"{names.prefix}-{definition.key}",
             description=definition.description,
             schedule=events.Schedule.expression(definition.expression),
-            targets=[self.lambda_target(function)],
+            targets=[target],
         )
 
     def bus_rule(self, definition: BusRuleDef, function: lambda_.IFunction, names: Names) -> events.Rule:
@@ -84,6 +86,16 @@ class Events(Construct):
         """A rule target that retries, then dead-letters (every asynchronous edge has both)."""
         return targets.LambdaFunction(
             function,
+            dead_letter_queue=self._dead_letters(),
+            retry_attempts=TARGET_RETRY_ATTEMPTS,
+            max_event_age=TARGET_MAX_EVENT_AGE,
+        )
+
+    def state_machine_target(self, machine: sfn.IStateMachine) -> targets.SfnStateMachine:
+        """A rule target that starts an execution (through a role CDK makes, allowed StartExecution on
+        this machine only), retries, then dead-letters."""
+        return targets.SfnStateMachine(
+            machine,
             dead_letter_queue=self._dead_letters(),
             retry_attempts=TARGET_RETRY_ATTEMPTS,
             max_event_age=TARGET_MAX_EVENT_AGE,

@@ -1,4 +1,5 @@
-"""`make bench`: INIT cost as ratios measured in one run, and counts for one onboarding."""
+"""`make bench`: INIT cost as ratios measured in one run, and counts for one onboarding and for the
+wait of one stack creation."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from infra.local import customer, runtime
 from tests.bench.authorizer import authorizer_costs
 from tests.bench.counters import AwsCallCounter, state_transitions
 from tests.bench.init_cost import handler_import, measure
+from tests.bench.stacks import stack_wait_counts
 from tests.workflows.client import Api
 
 GOALS = {"accounts-callback": 25.0, "accounts-api": 32.0}
@@ -93,6 +95,8 @@ def main() -> int:
         authorizer_costs(local)
         print()
         onboarding_counts(local)
+        print()
+        stack_wait_counts(local)
     finally:
         local.stop()
     return 0

@@ -515,11 +515,16 @@ def test_every_schedule_is_a_rule_whose_target_retries_and_dead_letters(synthesi
         (rule,) = [r for r in rules if r.get("Name") == f"{synthesis.names.prefix}-{schedule.key}"]
         assert rule["ScheduleExpression"] == schedule.expression
         (target,) = rule["Targets"]
-        (function_id,) = [
-            logical_id
-            for logical_id, r in synthesis.home["Resources"].items()
-            if r["Type"] == "AWS::Lambda::Function"
-            and r["Properties"].get("FunctionName") == synthesis.names.function(schedule.function)
-        ]
-        assert target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+        if schedule.function is not None:
+            assert target["Arn"] == {"Fn::GetAtt": [function_id(synthesis, schedule.function), "Arn"]}
+        else:
+            machine_id, _ = one(
+                synthesis.home,
+                "AWS::StepFunctions::StateMachine",
+                StateMachineName=synthesis.names.state_machine(str(schedule.state_machine)),
+            )
+            assert target["Arn"] == {"Ref": machine_id}
+            # the rule's own role may start this machine, and nothing else
+            statements = statements_of_role(synthesis.home, target["RoleArn"]["Fn::GetAtt"][0])
+            assert allowed(statements, "states:StartExecution") == [{"Ref": machine_id}]
         assert "Arn" in target["DeadLetterConfig"] and target["RetryPolicy"]["MaximumRetryAttempts"] > 0

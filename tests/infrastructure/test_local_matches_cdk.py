@@ -163,4 +163,8 @@ def test_every_schedule_exists_on_both_sides(synthesis: Synthesis, local: LocalC
     assert local_rules == cdk_rules and len(cdk_rules) == len(SCHEDULES)
     for schedule in SCHEDULES:
         (target,) = events.list_targets_by_rule(Rule=f"{local.names.prefix}-{schedule.key}")["Targets"]
-        assert target["Arn"] == local.function_arn(schedule.function)
+        assert target["Arn"] == (
+            local.function_arn(schedule.function)
+            if schedule.function is not None
+            else local.names.state_machine_arn(str(schedule.state_machine))
+        )

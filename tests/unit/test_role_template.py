@@ -23,8 +23,7 @@ from functions.accounts.logic.role_template import (
     quick_create_url,
     render_role_template,
 )
-from functions.stacks.logic.template import secret_name
-from functions.stacks.models.spec import StackSpec
+from functions.stacks.models.spec import StackSpec, secret_name
 
 SERVICE_ACCOUNT = "111122223333"
 ASSUMER = f"arn:aws:iam::{SERVICE_ACCOUNT}:role/stackpilot-prod-customer-assumer"

@@ -16,6 +16,7 @@ from functions.shared.dynamo import bind
 from functions.stacks.dal.models import ConnectionAccessModel, StackHistoryModel, StackModel
 from functions.stacks.exceptions import StackConflict
 from functions.stacks.logic.ports import ConnectionAccess
+from functions.stacks.logic.reconcile import StackGroup
 from functions.stacks.models.stack import Stack, StackEvent, StackStatus
 from functions.stacks.settings import StacksSettings
 
@@ -115,6 +116,30 @@ class DynamoStackRepository:
             _to_stack(i)
             for i in StackModel.scan(filter_condition=StackModel.status != StackStatus.DELETED.value)
         ]
+
+    def active_groups(self) -> list[StackGroup]:
+        """The distinct (org, connection, region) of the stacks not DELETED: the reconcile sweep's plan.
+
+        A paginated Scan that returns only those attributes. Fine at this scale (one Scan every ten
+        minutes), but a Scan is billed for whole items, specs included, however little it returns:
+        with tens of thousands of stacks, a sparse GSI keyed by group on live stacks would read less.
+        """
+        items = StackModel.scan(
+            filter_condition=StackModel.status != StackStatus.DELETED.value,
+            attributes_to_get=["org_id", "connection_id", "region"],
+        )
+        return sorted({StackGroup(i.org_id, i.connection_id, i.region) for i in items})
+
+    def list_in_group(self, org_id: str, connection_id: str, region: str) -> list[Stack]:
+        """The org's stacks not DELETED on one connection and region (one Query, consistent)."""
+        items = StackModel.query(
+            org_id,
+            filter_condition=(StackModel.connection_id == connection_id)
+            & (StackModel.region == region)
+            & (StackModel.status != StackStatus.DELETED.value),
+            consistent_read=True,
+        )
+        return [_to_stack(i) for i in items]
 
     def find_by_cfn_stack_id(self, cfn_stack_id: str) -> Stack | None:
         for key in StackModel.by_cfn_stack_id.query(cfn_stack_id):

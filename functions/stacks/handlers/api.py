@@ -22,8 +22,8 @@ from functions.stacks.exceptions import (
 )
 from functions.stacks.handlers.composition import deps
 from functions.stacks.logic import lifecycle
-from functions.stacks.models.api import StackHistory, StackList, StackView
-from functions.stacks.models.spec import StackSpec
+from functions.stacks.models.api import ResourceChange, StackHistory, StackList, StackPreview, StackView
+from functions.stacks.models.spec import StackChange, StackSpec
 
 log = logger("stacks")
 app = rest.rest_app(
@@ -62,6 +62,51 @@ def list_all() -> StackList:
 @app.get("/stacks/<stack_id>", summary="Read one stack", responses=error_responses(401, 404))
 def get_one(stack_id: StackIdPath) -> StackView:
     return StackView.of(lifecycle.get_stack(DEPS, rest.principal(app), stack_id))
+
+
+@app.patch(
+    "/stacks/<stack_id>",
+    summary="Change a stack: the change merges over its spec (null removes); preview it first",
+    status_code=202,
+    responses={
+        202: {
+            "description": "Accepted: the stack, UPDATING (follow GET /stacks/{stack_id}); or as it "
+            "was, when the change changes nothing (no workflow runs)"
+        }
+    }
+    | error_responses(401, 403, 404, 409, 415, 422, 424, 503, ok=None),
+)
+def update(stack_id: StackIdPath, body: Annotated[StackChange, Body()]) -> Response[StackView]:
+    stack = lifecycle.request_update(DEPS, rest.principal(app), stack_id, body, rest.request(app))
+    return Response(status_code=202, body=StackView.of(stack), content_type="application/json")
+
+
+@app.post(
+    "/stacks/<stack_id>/preview",
+    summary="What a change would do in your account (a change set, made, read and deleted)",
+    responses=error_responses(401, 403, 404, 409, 415, 422, 424, 503),
+)
+def preview(stack_id: StackIdPath, body: Annotated[StackChange, Body()]) -> StackPreview:
+    stack, change_set = lifecycle.preview(DEPS, rest.principal(app), stack_id, body, rest.request(app))
+    refused = None if change_set.status == "CREATE_COMPLETE" or change_set.empty else change_set.reason
+    return StackPreview(
+        stack_id=stack.stack_id,
+        would_change=bool(change_set.changes) and not change_set.empty,
+        changes=[ResourceChange(**c) for c in change_set.changes],
+        refused=refused,
+    )
+
+
+@app.delete(
+    "/stacks/<stack_id>",
+    status_code=202,
+    summary="Delete a stack from your account (a database keeps a final snapshot)",
+    responses={202: {"description": "Accepted: the stack, DELETING; follow GET /stacks/{stack_id}"}}
+    | error_responses(401, 403, 404, 409, 424, 503, ok=None),
+)
+def delete(stack_id: StackIdPath) -> Response[StackView]:
+    stack = lifecycle.request_delete(DEPS, rest.principal(app), stack_id, rest.request(app))
+    return Response(status_code=202, body=StackView.of(stack), content_type="application/json")
 
 
 @app.get(

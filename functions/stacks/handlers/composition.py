@@ -26,7 +26,12 @@ def deps() -> StacksDeps:
         connections=repository.DynamoConnectionAccess(),
         customer=AssumedCustomerAccess(aws.LazyClient("sts"), s.customer_assumer_role_arn),
         templates=S3Templates(aws.LazyClient("s3"), s.service_bucket),
-        workflow=StepFunctionsWorkflow(aws.LazyClient("stepfunctions"), s.provision_stack_state_machine_arn),
+        workflow=StepFunctionsWorkflow(
+            aws.LazyClient("stepfunctions"),
+            s.provision_stack_state_machine_arn,
+            s.delete_stack_state_machine_arn,
+        ),
+        audit=DynamoAuditLog(),
         events=EventBridgePublisher(aws.LazyClient("events"), s.event_bus_name),
         clock=now,
         render=render,

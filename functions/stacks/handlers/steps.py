@@ -40,12 +40,17 @@ def poll(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         int(event["seq"]),
         int(event["waited"]),
         int(event["wait_seconds"]),
+        event.get("phase"),
     )
 
 
 @log.inject_lambda_context(clear_state=True)
 def finish(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return lifecycle.finish(deps(), event["org_id"], event["stack_id"], int(event["seq"]), event.get("error"))
+    outcome = lifecycle.finish(
+        deps(), event["org_id"], event["stack_id"], int(event["seq"]), event.get("error"), event.get("phase")
+    )
+    # delete_stack reads these to know whether a next phase waits (its ResultSelector needs them all).
+    return {"continue": False, "wait_seconds": 0, "waited": 0, "phase": event.get("phase") or "", **outcome}
 
 
 @log.inject_lambda_context(clear_state=True)

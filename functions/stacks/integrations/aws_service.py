@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
@@ -34,16 +34,18 @@ class S3Templates:
 
 
 class StepFunctionsWorkflow:
-    def __init__(self, sfn: Any, state_machine_arn: str) -> None:
-        self._sfn, self._arn = sfn, state_machine_arn
+    def __init__(self, sfn: Any, provision_arn: str, delete_arn: str) -> None:
+        self._sfn = sfn
+        self._arns = {"provision": provision_arn, "delete": delete_arn}
 
-    def start(self, name: str, payload: dict[str, Any]) -> str:
+    def start(self, machine: Literal["provision", "delete"], name: str, payload: dict[str, Any]) -> str:
         import json
 
-        arn = self._arn.replace(":stateMachine:", ":execution:") + f":{name}"
+        machine_arn = self._arns[machine]
+        arn = machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
         try:
             return str(
-                self._sfn.start_execution(stateMachineArn=self._arn, name=name, input=json.dumps(payload))[
+                self._sfn.start_execution(stateMachineArn=machine_arn, name=name, input=json.dumps(payload))[
                     "executionArn"
                 ]
             )

@@ -8,11 +8,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
+from pydantic import SecretStr
 
 from functions.shared.aws import session_client
 from functions.shared.customer_names import cloudformation_role_arn, deploy_role_arn
 from functions.stacks.exceptions import CustomerAccessDenied, CustomerAwsFailure
 from functions.stacks.logic.ports import CfnStack, ChangeSet, ConnectionAccess
+from functions.stacks.logic.reconcile import StackSummary
 
 # ResponseParserError is not a BotoCoreError: an unreadable answer is a failed call like any other.
 AWS_ERRORS = (ClientError, BotoCoreError, ResponseParserError)
@@ -45,6 +47,9 @@ class AssumedCustomerAccess:
 
     def networks(self, access: ConnectionAccess) -> Ec2Networks:
         return Ec2Networks(self._client(access, "ec2"))
+
+    def secrets(self, access: ConnectionAccess) -> CustomerSecretsManager:
+        return CustomerSecretsManager(self._client(access, "secretsmanager"))
 
     def _client(self, access: ConnectionAccess, service: str) -> Any:
         """A client acting as the connection's deploy role, reused while its credentials last."""
@@ -155,6 +160,23 @@ class CloudFormationStacks:
             outputs={o["OutputKey"]: o["OutputValue"] for o in s.get("Outputs", [])},
         )
 
+    def summaries(self) -> list[StackSummary]:
+        """Every stack of the account and region (ListStacks, every page; deleted ones stay listed
+        for 90 days): id, name, status and reason, all the reconcile sweep compares."""
+        try:
+            return [
+                StackSummary(
+                    stack_id=s["StackId"],
+                    name=s["StackName"],
+                    status=s["StackStatus"],
+                    reason=s.get("StackStatusReason") or None,
+                )
+                for page in self._cfn.get_paginator("list_stacks").paginate()
+                for s in page.get("StackSummaries", [])
+            ]
+        except AWS_ERRORS as exc:
+            raise _fail(exc, "listing the stacks") from None
+
     def events(self, stack_id: str) -> list[dict[str, Any]]:
         try:
             return list(self._cfn.describe_stack_events(StackName=stack_id)["StackEvents"])
@@ -166,6 +188,14 @@ class CloudFormationStacks:
             self._cfn.delete_stack(StackName=stack_id, RoleARN=self._role)
         except AWS_ERRORS as exc:
             raise _fail(exc, "deleting the stack") from None
+
+    def delete_change_set(self, change_set_id: str) -> None:
+        try:
+            self._cfn.delete_change_set(ChangeSetName=change_set_id)
+        except AWS_ERRORS as exc:
+            if isinstance(exc, ClientError) and exc.response["Error"]["Code"] == "ChangeSetNotFound":
+                return
+            raise _fail(exc, "deleting the preview's change set") from None
 
 
 class Ec2Networks:
@@ -197,3 +227,50 @@ def _change(change: dict[str, Any]) -> dict[str, Any]:
         "resource_type": change.get("ResourceType"),
         "replacement": change.get("Replacement"),
     }
+
+
+class CustomerSecretsManager:
+    """The stacks' app secrets in the customer's Secrets Manager: written through the deploy role
+    (onboarding template v2), never read back. Values arrive as ``SecretStr`` and leave only in the
+    request to Secrets Manager."""
+
+    def __init__(self, client: Any) -> None:
+        self._sm = client
+
+    def put(self, name: str, value: SecretStr, tags: dict[str, str]) -> str:
+        secret = value.get_secret_value()
+        try:
+            try:
+                created = self._sm.create_secret(
+                    Name=name,
+                    SecretString=secret,
+                    Description="Written by stackpilot: a secret environment variable of this stack",
+                    Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+                )
+                return str(created["ARN"])
+            except ClientError as exc:
+                code, message = exc.response["Error"]["Code"], str(exc.response["Error"].get("Message"))
+                if code == "InvalidRequestException" and "scheduled for deletion" in message:
+                    # The stack was deleted and is being created again within the recovery window.
+                    self._sm.restore_secret(SecretId=name)
+                elif code != "ResourceExistsException":
+                    raise
+            return str(self._sm.put_secret_value(SecretId=name, SecretString=secret)["ARN"])
+        except AWS_ERRORS as exc:
+            if isinstance(exc, ClientError) and exc.response["Error"]["Code"] in REFUSED:
+                raise CustomerAccessDenied(
+                    "the connection's role may not write secrets to Secrets Manager: update the "
+                    "account's stackpilot onboarding stack to the current template (version 2 or later), "
+                    "or reconnect the account"
+                ) from None
+            raise _fail(exc, "writing a secret") from None
+
+    def delete(self, arn: str) -> None:
+        try:
+            self._sm.delete_secret(SecretId=arn, RecoveryWindowInDays=7)
+        except AWS_ERRORS as exc:
+            if isinstance(exc, ClientError) and exc.response["Error"]["Code"] == "ResourceNotFoundException":
+                return
+            if isinstance(exc, ClientError) and "scheduled for deletion" in str(exc):
+                return
+            raise _fail(exc, "deleting a secret") from None

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import secrets
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from pydantic import SecretStr
 
 from functions.shared.audit import AuditDraft
 from functions.shared.auditing import RequestInfo, Result, draft, service_draft
@@ -27,12 +30,17 @@ from functions.stacks.exceptions import (
     StackNotFound,
 )
 from functions.stacks.logic import status as cfn
+from functions.stacks.logic.changes import ChangedSpec, apply_change, same_spec
 from functions.stacks.logic.network import classify_subnets, validate_existing_network
 from functions.stacks.logic.ports import (
+    AuditRecorder,
+    CfnStack,
+    ChangeSet,
     Clock,
     ConnectionAccess,
     Connections,
     CustomerAccess,
+    CustomerStacks,
     Publisher,
     StackRepository,
     Templates,
@@ -47,7 +55,7 @@ from functions.stacks.models.events import (
     StackReady,
     StackStatusChanged,
 )
-from functions.stacks.models.spec import ExistingVpc, StackSpec
+from functions.stacks.models.spec import ExistingVpc, StackChange, StackSpec, secret_name
 from functions.stacks.models.stack import BUSY, FailedResource, Stack, StackEvent, StackStatus
 
 STACK_NAME_PREFIX = "stackpilot-"
@@ -62,7 +70,8 @@ class StacksDeps:
     workflow: Workflow
     events: Publisher
     clock: Clock
-    render: Callable[[Stack, ConnectionAccess], str]
+    render: Callable[..., str]  # (stack, access, *, deletion_protection=True) -> template JSON
+    audit: AuditRecorder
     wait_first_seconds: int = 10
     wait_max_seconds: int = 120
     give_up_seconds: int = 4 * 3600
@@ -152,7 +161,237 @@ def request_create(deps: StacksDeps, principal: Principal, asked: StackSpec, inf
     if existing is not None:  # re-created after a deletion: a new operation number, same id
         stack = stack.model_copy(update={"operation_seq": existing.operation_seq + 1})
     deps.stacks.create(stack, event, audit)
+    if asked.container.secret_env:
+        arns = _write_secrets(deps, stack, access, dict(asked.container.secret_env), restore=None)
+        stack = deps.stacks.update(stack, expect_seq=stack.operation_seq, secret_arns=arns) or stack
     return _start(deps, stack, requested_by=principal.actor)
+
+
+def _write_secrets(
+    deps: StacksDeps,
+    stack: Stack,
+    access: ConnectionAccess,
+    values: dict[str, SecretStr],
+    restore: Stack | None,
+) -> dict[str, str]:
+    """Writes each value straight into the customer's Secrets Manager; returns all the stack's secret
+    ARNs. On failure the operation ends before it started: a new stack FAILED, a changed one back
+    where it was (``restore``), with the reason - and the error goes to the caller."""
+    store = deps.customer.secrets(access)
+    arns = dict(stack.secret_arns)
+    spec = StackSpec.model_validate(stack.spec, strict=False)
+    tags = {"stackpilot:stack-id": stack.stack_id, "stackpilot:org-id": stack.org_id}
+    try:
+        for name in sorted(values):
+            arns[name] = store.put(secret_name(spec, name), values[name], tags)
+    except (CustomerAccessDenied, CustomerAwsFailure) as exc:
+        reason = f"the secret environment values could not be written to your account: {exc}"
+        now = deps.clock()
+        back = (
+            {"status": restore.status, "operation": restore.operation, "cfn_status": restore.cfn_status}
+            if restore is not None
+            else {"status": StackStatus.FAILED}
+        )
+        deps.stacks.update(
+            stack,
+            expect_seq=stack.operation_seq,
+            reason=reason,
+            updated_at=now,
+            event=StackEvent(
+                at=now, kind="failed", status=back["status"], message=reason[:500], actor="workflow"
+            ),
+            **back,
+        )
+        raise
+    return arns
+
+
+def _require_settled(stack: Stack, doing: str) -> None:
+    if stack.status is StackStatus.DELETED:
+        raise StackConflict(f"stack {stack.stack_id} is deleted; create it again instead")
+    require_not_busy(stack)
+    del doing
+
+
+def _require_updatable(stack: Stack) -> None:
+    _require_settled(stack, "changing")
+    health = cfn.classify(stack.cfn_status).health if stack.cfn_status else None
+    if stack.cfn_stack_id is None or health is not cfn.Health.READY:
+        raise StackConflict(
+            f"stack {stack.stack_id} cannot be updated from {stack.cfn_status or 'no stack'}"
+            f"{': ' + stack.reason if stack.reason else ''}; delete it and create it again"
+        )
+
+
+def _changed(
+    deps: StacksDeps, principal: Principal, stack_id: str, change: StackChange
+) -> tuple[Stack, ChangedSpec]:
+    stack = get_stack(deps, principal, stack_id)
+    _require_updatable(stack)
+    return stack, apply_change(stack.spec, change)
+
+
+def request_update(
+    deps: StacksDeps, principal: Principal, stack_id: str, change: StackChange, info: RequestInfo
+) -> Stack:
+    """PATCH: the change merged over the stack's spec, validated whole, then the same change-set
+    workflow as a creation. Nothing to change is a 200 with the stack as it is, no workflow."""
+    require_role(principal, Role.CONTRIBUTOR, "changing a stack")
+    stack, changed = _changed(deps, principal, stack_id, change)
+    if same_spec(stack.spec, changed) and not changed.removed_secrets:
+        deps.audit.record(
+            draft(
+                principal,
+                info,
+                action="stack.update",
+                target=f"stack:{stack_id}",
+                time=deps.clock(),
+                reason="changes nothing: no workflow started",
+            )
+        )
+        return stack
+    access = _access(deps, stack)
+    now = deps.clock()
+    seq = stack.operation_seq + 1
+    updated = deps.stacks.update(
+        stack,
+        expect_seq=stack.operation_seq,
+        expect_status=[stack.status],
+        status=StackStatus.UPDATING,
+        operation="update",
+        operation_seq=seq,
+        spec=changed.stored,
+        secret_arns={k: v for k, v in stack.secret_arns.items() if k in changed.secret_names},
+        reason=None,
+        failure=None,
+        updated_at=now,
+        status_changed_at=now,
+        event=StackEvent(
+            at=now,
+            kind="requested",
+            status=StackStatus.UPDATING,
+            message="update requested",
+            actor=principal.actor,
+        ),
+        audit=draft(
+            principal,
+            info,
+            action="stack.update",
+            target=f"stack:{stack_id}",
+            time=now,
+            reason=_change_summary(stack.spec, changed),
+        ),
+    )
+    if updated is None:
+        raise StackConflict(f"stack {stack_id} changed meanwhile; read it and try again")
+    if changed.write_secrets:
+        arns = _write_secrets(deps, updated, access, changed.write_secrets, restore=stack)
+        updated = deps.stacks.update(updated, expect_seq=seq, secret_arns=arns) or updated
+    return _start(deps, updated, requested_by=principal.actor)
+
+
+def _change_summary(before: dict[str, Any], changed: ChangedSpec) -> str:
+    """Which fields the update changes (names only: never a value that might be sensitive)."""
+    after = changed.stored
+    fields = sorted(
+        {f"{k}.{n}" for k in ("container", "database", "bastion") for n in _diff(before.get(k), after.get(k))}
+        | {
+            k
+            for k in after.keys() | before.keys()
+            if k not in ("container", "database", "bastion") and before.get(k) != after.get(k)
+        }
+        | {f"container.secret_env.{n}" for n in changed.write_secrets}
+    )
+    return "changes " + (", ".join(fields) if fields else "nothing")[:480]
+
+
+def _diff(a: Any, b: Any) -> set[str]:
+    if not isinstance(a, dict) or not isinstance(b, dict):
+        return {"*"} if a != b else set()
+    return {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
+
+
+def preview(
+    deps: StacksDeps, principal: Principal, stack_id: str, change: StackChange, info: RequestInfo
+) -> tuple[Stack, ChangeSet]:
+    """The change set an update would make, made and described in the customer's account, then
+    deleted: nothing changes (secret values are not written; a new secret name previews with a
+    stand-in ARN)."""
+    require_role(principal, Role.CONTRIBUTOR, "previewing a change")
+    stack, changed = _changed(deps, principal, stack_id, change)
+    access = _access(deps, stack)
+    spec = changed.spec
+    stand_in = {
+        name: f"arn:aws:secretsmanager:{stack.region}:{stack.aws_account_id}:secret:"
+        f"{secret_name(spec, name)}-PREVIW"
+        for name in changed.secret_names - set(stack.secret_arns)
+    }
+    arns = {k: v for k, v in stack.secret_arns.items() if k in changed.secret_names} | stand_in
+    body = deps.render(stack.model_copy(update={"spec": changed.stored, "secret_arns": arns}), access)
+    key = f"stacks/{stack.org_id}/{stack_id}/preview-{secrets.token_hex(8)}.json"
+    deps.templates.put(key, body)
+    customer = deps.customer.stacks(access)
+    assert stack.cfn_stack_id is not None  # _require_updatable
+    change_set = customer.create_change_set(
+        stack.cfn_stack_id,
+        f"stackpilot-preview-{secrets.token_hex(6)}",
+        deps.templates.url(key),
+        "UPDATE",
+        {"stackpilot:stack-id": stack_id, "stackpilot:org-id": stack.org_id, "stackpilot:stage": stack.stage},
+    )
+    customer.delete_change_set(change_set.change_set_id)
+    deps.audit.record(
+        draft(
+            principal,
+            info,
+            action="stack.preview",
+            target=f"stack:{stack_id}",
+            time=deps.clock(),
+            reason=_change_summary(stack.spec, changed),
+        )
+    )
+    return stack, change_set
+
+
+def request_delete(deps: StacksDeps, principal: Principal, stack_id: str, info: RequestInfo) -> Stack:
+    """DELETE: the delete_stack workflow (deletion protection off first when there is a database;
+    RDS still takes its final snapshot). Its app secrets go once the stack is gone."""
+    require_role(principal, Role.CONTRIBUTOR, "deleting a stack")
+    stack = get_stack(deps, principal, stack_id)
+    _require_settled(stack, "deleting")
+    if stack.cfn_stack_id is not None:
+        _access(deps, stack)  # a 424 now, rather than a workflow that cannot reach the account
+    now = deps.clock()
+    updated = deps.stacks.update(
+        stack,
+        expect_seq=stack.operation_seq,
+        expect_status=[stack.status],
+        status=StackStatus.DELETING,
+        operation="delete",
+        operation_seq=stack.operation_seq + 1,
+        reason=None,
+        failure=None,
+        updated_at=now,
+        status_changed_at=now,
+        event=StackEvent(
+            at=now,
+            kind="requested",
+            status=StackStatus.DELETING,
+            message="deletion requested",
+            actor=principal.actor,
+        ),
+        audit=draft(
+            principal,
+            info,
+            action="stack.delete",
+            target=f"stack:{stack_id}",
+            time=now,
+            reason=f"{stack.cfn_stack_name} in {stack.aws_account_id}/{stack.region}",
+        ),
+    )
+    if updated is None:
+        raise StackConflict(f"stack {stack_id} changed meanwhile; read it and try again")
+    return _start(deps, updated, requested_by=principal.actor)
 
 
 def existing_subnets(
@@ -182,6 +421,7 @@ def existing_subnets(
 def _start(deps: StacksDeps, stack: Stack, requested_by: str) -> Stack:
     try:
         arn = deps.workflow.start(
+            "delete" if stack.operation == "delete" else "provision",
             execution_name(stack),
             {"org_id": stack.org_id, "stack_id": stack.stack_id, "seq": stack.operation_seq},
         )
@@ -267,9 +507,7 @@ def start_change(deps: StacksDeps, org_id: str, stack_id: str, seq: int) -> dict
     access = _access(deps, stack)
     customer = deps.customer.stacks(access)
     if stack.operation == "delete":
-        if stack.cfn_stack_id:
-            customer.delete(stack.cfn_stack_id)
-        return {"wait_seconds": deps.wait_first_seconds, "waited": 0, "cfn_stack_id": stack.cfn_stack_id}
+        return _start_delete(deps, stack, access)
     body = deps.render(stack, access)
     key = f"stacks/{org_id}/{stack_id}/template-{seq}.json"
     deps.templates.put(key, body)
@@ -290,6 +528,44 @@ def start_change(deps: StacksDeps, org_id: str, stack_id: str, seq: int) -> dict
     return {"wait_seconds": deps.wait_first_seconds, "waited": 0, "cfn_stack_id": change_set.stack_id}
 
 
+def _start_delete(deps: StacksDeps, stack: Stack, access: ConnectionAccess) -> dict[str, Any]:
+    """A stack with a database is first updated with deletion protection off (phase "unprotect"),
+    then deleted (phase "delete"); without one, or when it cannot be updated any more, deleted now."""
+    nothing = {"wait_seconds": 0, "waited": 0, "phase": "delete"}
+    if stack.cfn_stack_id is None:
+        return nothing
+    customer = deps.customer.stacks(access)
+    found = customer.describe(stack.cfn_stack_id)
+    if found is None or cfn.classify(found.status).outcome is cfn.Outcome.DELETED:
+        return nothing
+    verdict = cfn.classify(found.status)
+    if stack.spec.get("database") and verdict.health is cfn.Health.READY:
+        body = deps.render(stack, access, deletion_protection=False)
+        key = f"stacks/{stack.org_id}/{stack.stack_id}/template-{stack.operation_seq}-unprotected.json"
+        deps.templates.put(key, body)
+        change_set = customer.create_change_set(
+            stack.cfn_stack_id,
+            f"stackpilot-{stack.operation_seq}-unprotect",
+            deps.templates.url(key),
+            "UPDATE",
+            {
+                "stackpilot:stack-id": stack.stack_id,
+                "stackpilot:org-id": stack.org_id,
+                "stackpilot:stage": stack.stage,
+            },
+        )
+        if not change_set.empty:
+            if change_set.status != "CREATE_COMPLETE":
+                raise ChangeSetFailed(
+                    "deletion protection could not be turned off: "
+                    + (change_set.reason or "CloudFormation refused the change set")
+                )
+            customer.execute_change_set(change_set.change_set_id, change_set.stack_id)
+            return {"wait_seconds": deps.wait_first_seconds, "waited": 0, "phase": "unprotect"}
+    customer.delete(stack.cfn_stack_id)
+    return {"wait_seconds": deps.wait_first_seconds, "waited": 0, "phase": "delete"}
+
+
 def register_wait(deps: StacksDeps, org_id: str, stack_id: str, seq: int, token: str) -> None:
     """Keeps the task token where a forwarded status event finds it, then looks once: the stack may
     have settled before we got here (its event found no token)."""
@@ -300,16 +576,22 @@ def register_wait(deps: StacksDeps, org_id: str, stack_id: str, seq: int, token:
         return
     found = deps.customer.stacks(_access(deps, stack)).describe(stack.cfn_stack_id)
     if found is None or cfn.settled(found.status):
-        _wake(deps, stack, token)
+        wake(deps, stack, token)
 
 
-def _wake(deps: StacksDeps, stack: Stack, token: str) -> None:
+def wake(deps: StacksDeps, stack: Stack, token: str) -> None:
     if deps.stacks.update(stack, expect_token=token, wait_token=None) is not None:
         deps.workflow.resume(token, {"settled": True})
 
 
 def poll(
-    deps: StacksDeps, org_id: str, stack_id: str, seq: int, waited: int, wait_seconds: int
+    deps: StacksDeps,
+    org_id: str,
+    stack_id: str,
+    seq: int,
+    waited: int,
+    wait_seconds: int,
+    phase: str | None = None,
 ) -> dict[str, Any]:
     """No event came within ``wait_seconds``: look, and if CloudFormation is still working, wait
     twice as long (up to the cap) for an event before looking again."""
@@ -321,29 +603,40 @@ def poll(
         else None
     )
     if found is not None and not cfn.settled(found.status):
-        _observe(deps, stack, found.status, found.reason, source="poll")
+        observe(deps, stack, found.status, found.reason, source="poll")
         if waited >= deps.give_up_seconds:
-            return {"settled": True, "gave_up": True, "waited": waited, "wait_seconds": 0}
+            return {"settled": True, "gave_up": True, "waited": waited, "wait_seconds": 0, "phase": phase}
         return {
             "settled": False,
             "waited": waited,
             "wait_seconds": min(wait_seconds * 2, deps.wait_max_seconds),
+            "phase": phase,
         }
-    return {"settled": True, "waited": waited, "wait_seconds": 0}
+    return {"settled": True, "waited": waited, "wait_seconds": 0, "phase": phase}
 
 
 def finish(
-    deps: StacksDeps, org_id: str, stack_id: str, seq: int, error: dict[str, Any] | None = None
+    deps: StacksDeps,
+    org_id: str,
+    stack_id: str,
+    seq: int,
+    error: dict[str, Any] | None = None,
+    phase: str | None = None,
 ) -> dict[str, Any]:
-    """Records how the operation ended: outputs, or the root cause; the event; the audit entry."""
+    """Records how the operation ended: outputs, or the root cause; the event; the audit entry. For a
+    deletion whose protection-off update completed, starts the deletion itself and says to go on."""
     stack = _current(deps, org_id, stack_id, seq)
     if error is not None:
-        return _fail(deps, stack, None, _error_reason(error), None)
-    customer = deps.customer.stacks(_access(deps, stack))
+        health = StackStatus.READY if phase == "unprotect" else StackStatus.FAILED
+        return _fail(deps, stack, None, _error_reason(error), None, health=health)
+    access = _access(deps, stack)
+    customer = deps.customer.stacks(access)
     found = customer.describe(stack.cfn_stack_id) if stack.cfn_stack_id else None
+    if stack.operation == "delete" and phase == "unprotect" and found is not None:
+        return _after_unprotect(deps, stack, found, customer)
     if found is None:
         if stack.operation == "delete":
-            return _settle(deps, stack, StackStatus.DELETED, "DELETE_COMPLETE", "deleted", {})
+            return _deleted(deps, stack, access, "DELETE_COMPLETE")
         return _fail(deps, stack, None, "the stack is gone from the customer's account", None)
     verdict = cfn.classify(found.status)
     if verdict.outcome is cfn.Outcome.RUNNING:
@@ -360,7 +653,7 @@ def finish(
             deps, stack, StackStatus.READY, found.status, f"{stack.operation} complete", found.outputs
         )
     if verdict.outcome is cfn.Outcome.DELETED:
-        return _settle(deps, stack, StackStatus.DELETED, found.status, "deleted", {})
+        return _deleted(deps, stack, access, found.status)
     cause = cfn.root_cause(customer.events(found.stack_id))
     reason = cause.reason if cause else (found.reason or found.status)
     failure = (
@@ -378,6 +671,43 @@ def finish(
             health=StackStatus.READY,
         )
     return _fail(deps, stack, found.status, reason, failure)
+
+
+def _after_unprotect(
+    deps: StacksDeps, stack: Stack, found: CfnStack, customer: CustomerStacks
+) -> dict[str, Any]:
+    verdict = cfn.classify(found.status)
+    if verdict.outcome is cfn.Outcome.SUCCEEDED:
+        customer.delete(found.stack_id)
+        return {
+            "status": stack.status.value,
+            "continue": True,
+            "wait_seconds": deps.wait_first_seconds,
+            "waited": 0,
+            "phase": "delete",
+        }
+    if verdict.outcome is cfn.Outcome.RUNNING:
+        reason = f"CloudFormation was still at {found.status} when stackpilot stopped waiting"
+    else:
+        cause = cfn.root_cause(customer.events(found.stack_id))
+        reason = cause.reason if cause else (found.reason or found.status)
+    return _fail(
+        deps,
+        stack,
+        found.status,
+        f"the database's deletion protection could not be turned off, nothing was deleted: {reason}",
+        None,
+        health=StackStatus.READY if verdict.health is cfn.Health.READY else StackStatus.FAILED,
+    )
+
+
+def _deleted(deps: StacksDeps, stack: Stack, access: ConnectionAccess, cfn_status: str) -> dict[str, Any]:
+    """The stack is gone: its app secrets go too (Secrets Manager keeps them 7 days, recoverable)."""
+    if stack.secret_arns:
+        store = deps.customer.secrets(access)
+        for arn in sorted(stack.secret_arns.values()):
+            store.delete(arn)
+    return _settle(deps, stack, StackStatus.DELETED, cfn_status, "deleted", {})
 
 
 def _error_reason(error: dict[str, Any]) -> str:
@@ -500,14 +830,14 @@ def on_status_event(
         cfn.classify(status)
     except cfn.UnknownStatus:
         return "unknown status"
-    _observe(deps, stack, status, reason, source="event")
+    observe(deps, stack, status, reason, source="event")
     if cfn.settled(status) and stack.wait_token:
-        _wake(deps, stack, stack.wait_token)
+        wake(deps, stack, stack.wait_token)
         return "resumed"
     return "recorded"
 
 
-def _observe(deps: StacksDeps, stack: Stack, status: str, reason: str | None, source: str) -> None:
+def observe(deps: StacksDeps, stack: Stack, status: str, reason: str | None, source: str) -> None:
     if status == stack.cfn_status:
         return
     now = deps.clock()
@@ -523,8 +853,10 @@ def _observe(deps: StacksDeps, stack: Stack, status: str, reason: str | None, so
             if verdict.health
             else stack.status
         )
-    deps.stacks.update(
+    recorded = deps.stacks.update(
         stack,
+        expect_seq=stack.operation_seq,
+        expect_status=[stack.status],
         cfn_status=status,
         status=our,
         updated_at=now,
@@ -537,6 +869,8 @@ def _observe(deps: StacksDeps, stack: Stack, status: str, reason: str | None, so
             actor=f"{source}",
         ),
     )
+    if recorded is None:
+        return  # the stack moved on meanwhile (an outcome, another operation): this look is stale
     deps.events.publish([_status_changed(stack, our, status, source)])
 
 

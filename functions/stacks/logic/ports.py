@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
+
+from pydantic import SecretStr
 
 from functions.shared.audit import AuditDraft
 from functions.shared.events import DomainEvent
@@ -81,6 +83,17 @@ class CustomerStacks(Protocol):
     def describe(self, stack_id: str) -> CfnStack | None: ...
     def events(self, stack_id: str) -> list[dict[str, Any]]: ...
     def delete(self, stack_id: str) -> None: ...
+    def delete_change_set(self, change_set_id: str) -> None: ...
+
+
+class CustomerSecrets(Protocol):
+    """Secrets Manager in one customer account and region: write-only (stackpilot never reads back)."""
+
+    def put(self, name: str, value: SecretStr, tags: dict[str, str]) -> str:
+        """Creates the secret or gives it a new value; returns its ARN."""
+        ...
+
+    def delete(self, arn: str) -> None: ...
 
 
 class CustomerNetworks(Protocol):
@@ -95,6 +108,7 @@ class CustomerNetworks(Protocol):
 class CustomerAccess(Protocol):
     def stacks(self, access: ConnectionAccess) -> CustomerStacks: ...
     def networks(self, access: ConnectionAccess) -> CustomerNetworks: ...
+    def secrets(self, access: ConnectionAccess) -> CustomerSecrets: ...
 
 
 class Templates(Protocol):
@@ -104,8 +118,12 @@ class Templates(Protocol):
 
 
 class Workflow(Protocol):
-    def start(self, name: str, payload: dict[str, Any]) -> str: ...
+    def start(self, machine: Literal["provision", "delete"], name: str, payload: dict[str, Any]) -> str: ...
     def resume(self, token: str, output: dict[str, Any]) -> bool: ...
+
+
+class AuditRecorder(Protocol):
+    def record(self, draft: AuditDraft) -> Any: ...
 
 
 class Publisher(Protocol):

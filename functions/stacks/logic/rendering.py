@@ -7,14 +7,14 @@ from functions.stacks.logic.ports import ConnectionAccess
 from functions.stacks.models.stack import Stack
 
 
-def render(stack: Stack, access: ConnectionAccess) -> str:
+def render(stack: Stack, access: ConnectionAccess, *, deletion_protection: bool = True) -> str:
     # Only the step that renders imports troposphere (~60 ms): reads and waits never pay for it.
     from functions.stacks.logic.network import SubnetFacts
     from functions.stacks.logic.template import StackTemplateInput, render_stack_template
     from functions.stacks.models.spec import StackSpec
 
-    # The stored spec is the asked one minus secret values (refused until they can go straight
-    # into the customer's Secrets Manager), so it validates as a StackSpec again.
+    # The stored spec is the asked one with secret values masked: it validates as a StackSpec again,
+    # and the template reads only the secret names (their ARNs come from the stack record).
     spec = StackSpec.model_validate(stack.spec, strict=False)
     return render_stack_template(
         StackTemplateInput(
@@ -24,5 +24,6 @@ def render(stack: Stack, access: ConnectionAccess) -> str:
             permissions_boundary_arn=permissions_boundary_arn(access.aws_account_id, access.connection_id),
             secret_arns=dict(stack.secret_arns),
             subnets={sid: SubnetFacts(**facts) for sid, facts in stack.subnets.items()},  # type: ignore[arg-type]
+            deletion_protection=deletion_protection,
         )
     )

@@ -126,7 +126,14 @@ from troposphere import elasticloadbalancingv2 as elb
 from troposphere.policies import AutoScalingReplacingUpdate, UpdatePolicy
 
 from functions.stacks.logic.network import SubnetFacts, validate_existing_network
-from functions.stacks.models.spec import DATABASE_ENV_NAMES, ECR_IMAGE_RE, ExistingVpc, NewVpc, StackSpec
+from functions.stacks.models.spec import (
+    DATABASE_ENV_NAMES,
+    ECR_IMAGE_RE,
+    ExistingVpc,
+    NewVpc,
+    StackSpec,
+    secret_name,
+)
 
 __all__ = ["ROLE_PATH", "StackTemplateInput", "render_stack_template", "secret_name"]
 
@@ -231,11 +238,9 @@ class StackTemplateInput:
     # Existing-VPC mode: the listed subnets as the customer's account describes them.
     subnets: Mapping[str, SubnetFacts] = field(default_factory=dict)
     role_path: str = ROLE_PATH
-
-
-def secret_name(spec: StackSpec, env_name: str) -> str:
-    """Where the API writes the value of ``container.secret_env[env_name]`` (customer's account)."""
-    return f"{spec.stack_name}/{env_name}"
+    # Off only for the update that precedes a deletion (delete_stack): the database is still
+    # snapshotted when the stack deletes it.
+    deletion_protection: bool = True
 
 
 def render_stack_template(inp: StackTemplateInput) -> str:
@@ -1461,7 +1466,7 @@ class _Builder:
                 PubliclyAccessible=False,
                 MultiAZ=db.multi_az,
                 BackupRetentionPeriod=db.backup_retention_days,
-                DeletionProtection=True,
+                DeletionProtection=self.inp.deletion_protection,
                 EnableIAMDatabaseAuthentication=True,
                 EnableCloudwatchLogsExports=["postgresql", "upgrade"],
                 CopyTagsToSnapshot=True,

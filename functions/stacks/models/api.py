@@ -43,3 +43,19 @@ class StackList(BaseModel):
 
 class StackHistory(BaseModel):
     items: list[StackEvent] = Field(description="Newest first")
+
+
+class ResourceChange(BaseModel):
+    action: str | None = Field(description="Add | Modify | Remove | Import | Dynamic")
+    logical_id: str | None = Field(description="The resource's name in the template")
+    resource_type: str | None
+    replacement: str | None = Field(description="Modify only: True | False | Conditional")
+
+
+class StackPreview(BaseModel):
+    stack_id: str
+    would_change: bool = Field(description="False: the update would change nothing in your account")
+    changes: list[ResourceChange] = Field(description="What CloudFormation would do, resource by resource")
+    refused: str | None = Field(
+        description="Why CloudFormation would refuse the update (then nothing else is shown)"
+    )

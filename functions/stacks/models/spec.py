@@ -450,6 +450,70 @@ class StackSpec(_Strict):
         return f"{STACK_NAME_PREFIX}{self.name}-{self.stage}"
 
 
+def secret_name(spec: StackSpec, env_name: str) -> str:
+    """Where ``container.secret_env[env_name]`` lives in the customer's Secrets Manager."""
+    return f"{spec.stack_name}/{env_name}"
+
+
 def spec_without_secrets(spec: StackSpec) -> dict[str, Any]:
     """The stored form: the spec as JSON with every secret value masked (the names stay)."""
     return spec.model_dump(mode="json")
+
+
+# --------------------------------------------------------------------------------------------------
+# A change to a stack (PATCH /stacks/{id} and its preview)
+# --------------------------------------------------------------------------------------------------
+
+
+class ContainerChange(_Strict):
+    """Only what is given changes. ``env`` and ``secret_env`` merge by name: a value sets the name,
+    ``null`` removes it (JSON Merge Patch, RFC 7386)."""
+
+    image: ImageRef | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    cpu: Literal[256, 512, 1024, 2048, 4096] | None = None
+    memory: int | None = None
+    min_count: int | None = Field(default=None, ge=1, le=100)
+    max_count: int | None = Field(default=None, ge=1, le=100)
+    desired_count: int | None = Field(default=None, ge=1, le=100)
+    health_check_path: HealthCheckPath | None = None
+    secret_env: Annotated[dict[EnvName, SecretValue | None], Field(max_length=MAX_ENV_VARS)] | None = Field(
+        default=None,
+        description="Write-only: each value goes into the customer's Secrets Manager; null removes the name",
+    )
+    env: Annotated[dict[EnvName, EnvValue | None], Field(max_length=MAX_ENV_VARS)] | None = Field(
+        default=None, description="Plain variables by name; null removes the name"
+    )
+
+
+class DatabaseChange(_Strict):
+    """Changes the database, or adds one (its defaults fill what is not given). A database cannot be
+    removed by an update: its deletion protection refuses it; delete the stack instead."""
+
+    engine_version: PostgresVersion | None = None
+    instance_class: DbInstanceClass | None = None
+    allocated_storage_gb: int | None = Field(default=None, ge=20, le=1024)
+    backup_retention_days: int | None = Field(default=None, ge=1, le=35)
+    multi_az: bool | None = None
+
+
+class StackChange(_Strict):
+    """What a PATCH may change. The connection, region, name, stage and network are the stack's
+    identity and place: they never change (create another stack instead). A field left out stays as
+    it is; ``certificate_arn: null`` removes the certificate, ``bastion: null`` the bastion."""
+
+    container: ContainerChange | None = None
+    nat_instance: bool | None = None
+    front_door: Literal["alb", "api_gateway"] | None = None
+    certificate_arn: CertificateArn | None = None
+    database: DatabaseChange | None = None
+    bastion: BastionSpec | None = None
+
+    def merge_patch(self) -> dict[str, Any]:
+        """This change as a JSON Merge Patch over a stored spec (secret values left as SecretStr)."""
+        patch = self.model_dump(exclude_unset=True)
+        if self.container is not None:
+            patch["container"] = self.container.model_dump(exclude_unset=True)
+        if self.database is not None:
+            patch["database"] = self.database.model_dump(exclude_unset=True)
+        return patch

@@ -1,0 +1,97 @@
+"""Counts, not times, for the wait of one stack creation (make bench prints them): with the account's
+status events, and without them (the polling fallback)."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.local.runtime import LocalStackpilot
+from tests.bench.stacks import (
+    EVENT_DRIVEN_GOALS,
+    EVENT_DRIVEN_TRANSITIONS,
+    POLLING_GOAL_MINUTES,
+    POLLING_GOAL_TRANSITIONS,
+    create_stack,
+    deployed_first_wait,
+    deployed_schedule,
+    local_schedule,
+    polling_transitions,
+)
+from tests.workflows.client import Api
+from tests.workflows.test_connect_account import connect, deploy
+
+pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("local-cloud")]
+
+CUSTOMER = "141414141414"
+
+
+@pytest.fixture(scope="module")
+def connected(stackpilot: LocalStackpilot) -> tuple[Api, str]:
+    admin = Api(stackpilot, org_id="org_waiting", role="admin")
+    created = connect(admin, CUSTOMER)
+    assert deploy(stackpilot, created["quick_create_url"], CUSTOMER).status == "CREATE_COMPLETE"
+    assert admin.wait_for_status(created["connection_id"], {"CONNECTED", "FAILED"})["status"] == "CONNECTED"
+    return admin, created["connection_id"]
+
+
+def test_the_status_event_resumes_the_wait_in_four_transitions_and_two_describe_stacks(
+    stackpilot: LocalStackpilot, connected: tuple[Api, str]
+) -> None:
+    admin, connection_id = connected
+    # GIVEN a stack still creating when the workflow starts waiting (held until AwaitStatus looked),
+    # and the deployed first wait (10 s, not scaled): however slowly this machine delivers the
+    # status event, it comes long before the wait would time out into a poll
+    with deployed_first_wait():
+        # WHEN its CREATE_COMPLETE status event arrives from the customer's account
+        creation = create_stack(stackpilot, admin, connection_id, "evented", events=True)
+    # THEN the event resumed the wait, and the stack is READY
+    assert creation.execution_status == "SUCCEEDED"
+    assert creation.stack_status == "READY"
+    assert creation.resumed_by == ["stacks-status-event"]
+    # AND it took StartChange, NothingToWaitFor, AwaitStatus, Finish
+    assert creation.transitions == EVENT_DRIVEN_TRANSITIONS <= EVENT_DRIVEN_GOALS["transitions"]
+    # AND one look as the wait begins (the stack may settle before its token is kept), one to record
+    # the outcome
+    assert creation.describe_stacks == 2 <= EVENT_DRIVEN_GOALS["describe_stacks"]
+
+
+@pytest.mark.slow
+def test_without_status_events_the_wait_polls_on_the_doubling_schedule(
+    stackpilot: LocalStackpilot, connected: tuple[Api, str]
+) -> None:
+    admin, connection_id = connected
+    # GIVEN a creation of 150 simulated seconds (7.5 s at the time scale 0.05), whose status events
+    # never arrive
+    creation_seconds = 150
+    looks = local_schedule(stackpilot).looks(creation_seconds * stackpilot.cloud.time_scale)
+    assert looks == [1, 2, 4, 6]  # the waits before each look, in real seconds: doubling, then capped
+    # WHEN the stack is created
+    creation = create_stack(
+        stackpilot,
+        admin,
+        connection_id,
+        "polled",
+        events=False,
+        creation_seconds=creation_seconds,
+        waits_begun=len(looks),
+    )
+    # THEN the workflow looked after each wait of the schedule, and the last look found it created
+    assert creation.execution_status == "SUCCEEDED"
+    assert creation.stack_status == "READY"
+    assert creation.looks == looks
+    assert creation.resumed_by == []
+    # AND it made exactly the transitions the schedule predicts. A slow machine cannot make it fewer:
+    # the creation is held until the 4th wait has begun. Nor more unless it stalls for over 5 s: the
+    # creation ends 7.5 s after the request (or as the 4th wait begins, if later), the 4th look
+    # comes when that 6 s wait ends, 13 s after the first wait began.
+    assert creation.transitions == polling_transitions(len(looks)) == 15
+    # AND one DescribeStacks when each wait begins, one per look, one to record the outcome
+    assert creation.describe_stacks == 2 * len(looks) + 1
+
+
+def test_a_fifteen_minute_creation_without_events_stays_within_51_transitions() -> None:
+    # The same arithmetic as above, on the deployed schedule: 15 minutes would take too long to run
+    schedule = deployed_schedule()
+    looks = schedule.looks(POLLING_GOAL_MINUTES * 60)
+    assert looks == [10, 20, 40, 80, *[120] * 7]  # the last look, at 990 s, finds it created
+    assert polling_transitions(len(looks)) == 36 <= POLLING_GOAL_TRANSITIONS
