@@ -122,6 +122,7 @@ def install(*, time_scale: float = 1.0) -> None:
         _patch_sts()
         _patch_events()
         _patch_cloudformation()
+        _patch_dynamodb()
         _quiet_loggers()
         _state.installed = True
 
@@ -925,6 +926,25 @@ def _token_response_assume_role(self: Any) -> Any:
         return _call_original(TokenResponse, "assume_role", self)
     finally:
         _caller_access_key.reset(token)
+
+
+_DYNAMODB_LOCK = threading.RLock()
+
+
+def _dynamodb_call_action(self: Any, *args: Any, **kwargs: Any) -> Any:
+    from moto.dynamodb.responses import DynamoHandler
+
+    # moto's DynamoDB backend is not thread-safe (TransactWriteItems deep-copies whole tables as its
+    # rollback copy while another function's thread writes them: "dictionary changed size during
+    # iteration"). The local cloud runs functions concurrently, so DynamoDB serves one call at a time.
+    with _DYNAMODB_LOCK:
+        return _call_original(DynamoHandler, "call_action", self, *args, **kwargs)
+
+
+def _patch_dynamodb() -> None:
+    from moto.dynamodb.responses import DynamoHandler
+
+    _replace(DynamoHandler, "call_action", _dynamodb_call_action, "dynamodb one call at a time")
 
 
 def _patch_sts() -> None:

@@ -24,6 +24,9 @@ def init_costs() -> None:
         "accounts-callback (the receiver)": handler_import("accounts-callback"),
         "accounts-api": handler_import("accounts-api"),
         "tenancy-authorizer": handler_import("tenancy-authorizer"),
+        "stacks-api": handler_import("stacks-api"),
+        "stacks-status-event (the event receiver)": handler_import("stacks-status-event"),
+        "stacks-start-change": handler_import("stacks-start-change"),
     }
     print("INIT cost: CPU time of a fresh interpreter importing the handler, fastest of 9, as a ratio")
     print("to `python -c pass` measured alternately in the same run (a clean venv, code via PYTHONPATH)")
