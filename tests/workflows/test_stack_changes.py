@@ -231,3 +231,44 @@ def test_a_connection_revoked_under_a_running_update_ends_it_failed_with_what_to
         assert gone.status == 424 and "reconnect" in gone.body["message"], gone
     finally:
         patches.clear_stack_hooks()
+
+
+def test_a_lambda_error_inside_the_workflow_ends_failed_without_internals(
+    stackpilot: LocalStackpilot, connected: tuple[Api, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functions.stacks.logic import lifecycle
+
+    api, connection_id = connected
+
+    def crash(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("simulated crash at 0xdeadbeef")
+
+    monkeypatch.setattr(lifecycle, "start_change", crash)
+    created = api.request("POST", "/stacks", spec(connection_id, name="crashed", database=None))
+    assert created.status == 202, created
+    stack = wait_settled(api, created.body["stack_id"])
+    assert stack["status"] == "FAILED", stack
+    assert stack["reason"].startswith("internal error while changing the stack (RuntimeError)"), stack
+    assert "0xdeadbeef" not in json.dumps(stack)  # internals stay in our logs
+
+
+def test_a_customer_account_that_keeps_throttling_ends_failed_with_the_reason(
+    stackpilot: LocalStackpilot, connected: tuple[Api, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functions.stacks.exceptions import CustomerAwsFailure
+    from functions.stacks.integrations.customer import CloudFormationStacks
+
+    api, connection_id = connected
+    calls: list[str] = []
+
+    def throttled(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append("CreateChangeSet")
+        raise CustomerAwsFailure("creating a change set failed in the customer's account: Throttling")
+
+    monkeypatch.setattr(CloudFormationStacks, "create_change_set", throttled)
+    created = api.request("POST", "/stacks", spec(connection_id, name="throttled", database=None))
+    assert created.status == 202, created
+    stack = wait_settled(api, created.body["stack_id"])
+    # retried with backoff (the first try and 4 more), then FAILED with a reason the user can act on
+    assert stack["status"] == "FAILED" and len(calls) == 5, (stack, calls)
+    assert stack["reason"] == "creating a change set failed in the customer's account: Throttling"

@@ -77,6 +77,46 @@ def test_a_contributor_creates_a_stack_and_it_becomes_ready(
     vpc_id = stack["outputs"]["VpcId"]
     subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]
     assert len({s["AvailabilityZone"] for s in subnets}) == 3
+    # 3 public + 3 private app subnets, and (with a database) 3 isolated ones, one of each per AZ
+    tiers = {
+        k: set(stack["outputs"][k].split(","))
+        for k in ("PublicSubnetIds", "AppSubnetIds", "DatabaseSubnetIds")
+    }
+    assert {s["SubnetId"] for s in subnets} == set().union(*tiers.values()) and len(subnets) == 9
+    for tier in tiers.values():
+        assert len({s["AvailabilityZone"] for s in subnets if s["SubnetId"] in tier}) == 3
+    # the database's subnets have no route out; the app's go through the NAT instance
+    tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["RouteTables"]
+    for table in tables:
+        attached = {a.get("SubnetId") for a in table.get("Associations", [])}
+        if attached & tiers["DatabaseSubnetIds"]:
+            assert not [r for r in table["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"], table
+    # AND the security groups admit exactly: the world -> ALB on 80, ALB -> app port, app -> DB 5432
+    groups = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["SecurityGroups"]
+    name = {g["GroupId"]: g["GroupName"] for g in groups}
+    ingress = {
+        (name[g["GroupId"]].split("-")[3], rule.get("FromPort"), source)
+        for g in groups
+        for rule in g["IpPermissions"]
+        for source in [name.get(p["GroupId"], "?").split("-")[3] for p in rule.get("UserIdGroupPairs", [])]
+        + [r["CidrIp"] for r in rule.get("IpRanges", [])]
+    }
+    assert ingress == {
+        ("LoadBalancerSecurityGroup", 80, "0.0.0.0/0"),
+        ("AppSecurityGroup", 80, "LoadBalancerSecurityGroup"),
+        ("DatabaseSecurityGroup", 5432, "AppSecurityGroup"),
+        ("NatSecurityGroup", None, "10.0.0.0/16"),
+    }, ingress
+    # AND the cluster, the internet-facing load balancer and the database in the isolated subnets
+    assert stackpilot.cloud.customer_client("ecs", CUSTOMER, "us-east-1").list_clusters()["clusterArns"]
+    elb = stackpilot.cloud.customer_client("elbv2", CUSTOMER, "us-east-1")
+    assert [
+        lb["Scheme"] for lb in elb.describe_load_balancers()["LoadBalancers"] if lb["VpcId"] == vpc_id
+    ] == ["internet-facing"]
+    rds = stackpilot.cloud.customer_client("rds", CUSTOMER, "us-east-1")
+    (db,) = [d for d in rds.describe_db_instances()["DBInstances"] if d["DBSubnetGroup"]["VpcId"] == vpc_id]
+    assert {s["SubnetIdentifier"] for s in db["DBSubnetGroup"]["Subnets"]} == tiers["DatabaseSubnetIds"]
+    assert db["DeletionProtection"] is True and db["StorageEncrypted"] is True
 
 
 def test_a_viewer_may_read_stacks_but_not_create_them(

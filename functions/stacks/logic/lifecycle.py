@@ -710,6 +710,12 @@ def _deleted(deps: StacksDeps, stack: Stack, access: ConnectionAccess, cfn_statu
     return _settle(deps, stack, StackStatus.DELETED, cfn_status, "deleted", {})
 
 
+#: Errors whose message is written for the user (ours, and Step Functions' own); any other error's
+#: message is an internal detail and stays in our logs.
+_TOLD_ERRORS = frozenset({"CustomerAccessDenied", "CustomerAwsFailure", "ChangeSetFailed"})
+_STOPPED = "stackpilot stopped this operation (the reconcile sweep keeps the status current); try again"
+
+
 def _error_reason(error: dict[str, Any]) -> str:
     kind = str(error.get("Error") or "")
     cause = str(error.get("Cause") or "")
@@ -719,7 +725,11 @@ def _error_reason(error: dict[str, Any]) -> str:
         cause = str(json.loads(cause).get("errorMessage") or cause)
     except (ValueError, AttributeError):
         pass
-    return f"{kind}: {cause}"[:1000] if cause else kind or "the workflow failed"
+    if kind in _TOLD_ERRORS and cause:
+        return cause[:1000]
+    if kind.startswith("States.") or kind.startswith("Lambda."):
+        return f"the workflow could not go on ({kind}); {_STOPPED}"
+    return f"internal error while changing the stack ({kind or 'unknown'}); {_STOPPED}"
 
 
 def _settle(
