@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import EndpointConnectionError
 
-from infra.definitions import SCHEDULES, SUPPORTED_REGIONS
+from infra.definitions import SCHEDULES, STATE_MACHINES, SUPPORTED_REGIONS
 from infra.local import tenants
 from infra.local.cloud import DEFAULT_STATE_DIR, LocalCloud
 
@@ -38,7 +38,9 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"  REST API         {local.api_url}   (Swagger UI {local.api_url}/docs, OpenAPI /openapi.json)")
     print(f"  OIDC issuer      {local.issuer.issuer_url}")
     print(f"  event bus        {names.event_bus}   (read it back: stackpilot local events)")
-    print(f"  state machine    {names.state_machine('connect-account')}")
+    print(f"  state machines   {', '.join(names.state_machine(sm.key) for sm in STATE_MACHINES)}")
+    schedules = ", ".join(s.key for s in SCHEDULES)
+    print(f"  schedules        {schedules}   (run one: stackpilot local run-schedule KEY)")
     print(f"  callback topics  {names.callback_topic} in {', '.join(SUPPORTED_REGIONS)}")
     print("  try it           TOKEN=$(stackpilot local token --org org_acme --role admin)   (README.md)")
     print("Ctrl-C stops it.", flush=True)
