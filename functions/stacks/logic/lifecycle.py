@@ -56,7 +56,7 @@ from functions.stacks.models.events import (
     StackStatusChanged,
 )
 from functions.stacks.models.spec import ExistingVpc, StackChange, StackSpec, secret_name
-from functions.stacks.models.stack import BUSY, FailedResource, Stack, StackEvent, StackStatus
+from functions.stacks.models.stack import BUSY, FailedResource, Operation, Stack, StackEvent, StackStatus
 
 STACK_NAME_PREFIX = "stackpilot-"
 
@@ -206,15 +206,14 @@ def _write_secrets(
     return arns
 
 
-def _require_settled(stack: Stack, doing: str) -> None:
+def _require_settled(stack: Stack) -> None:
     if stack.status is StackStatus.DELETED:
         raise StackConflict(f"stack {stack.stack_id} is deleted; create it again instead")
     require_not_busy(stack)
-    del doing
 
 
 def _require_updatable(stack: Stack) -> None:
-    _require_settled(stack, "changing")
+    _require_settled(stack)
     health = cfn.classify(stack.cfn_status).health if stack.cfn_status else None
     if stack.cfn_stack_id is None or health is not cfn.Health.READY:
         raise StackConflict(
@@ -251,43 +250,67 @@ def request_update(
         )
         return stack
     access = _access(deps, stack)
-    now = deps.clock()
-    seq = stack.operation_seq + 1
-    updated = deps.stacks.update(
+    updated = _begin(
+        deps,
+        principal,
+        info,
         stack,
-        expect_seq=stack.operation_seq,
-        expect_status=[stack.status],
-        status=StackStatus.UPDATING,
-        operation="update",
-        operation_seq=seq,
+        "update",
+        _change_summary(stack.spec, changed),
         spec=changed.stored,
         secret_arns={k: v for k, v in stack.secret_arns.items() if k in changed.secret_names},
-        reason=None,
-        failure=None,
-        updated_at=now,
-        status_changed_at=now,
-        event=StackEvent(
-            at=now,
-            kind="requested",
-            status=StackStatus.UPDATING,
-            message="update requested",
-            actor=principal.actor,
-        ),
-        audit=draft(
-            principal,
-            info,
-            action="stack.update",
-            target=f"stack:{stack_id}",
-            time=now,
-            reason=_change_summary(stack.spec, changed),
-        ),
     )
-    if updated is None:
-        raise StackConflict(f"stack {stack_id} changed meanwhile; read it and try again")
+    seq = updated.operation_seq
     if changed.write_secrets:
         arns = _write_secrets(deps, updated, access, changed.write_secrets, restore=stack)
         updated = deps.stacks.update(updated, expect_seq=seq, secret_arns=arns) or updated
     return _start(deps, updated, requested_by=principal.actor)
+
+
+_BEGINS: dict[str, tuple[StackStatus, str]] = {
+    "update": (StackStatus.UPDATING, "update requested"),
+    "delete": (StackStatus.DELETING, "deletion requested"),
+}
+
+
+def _begin(
+    deps: StacksDeps,
+    principal: Principal,
+    info: RequestInfo,
+    stack: Stack,
+    operation: Operation,
+    audit_reason: str,
+    **changes: Any,
+) -> Stack:
+    """The next operation claimed on a settled stack, its history line and its audit entry in one
+    write, conditional on the stack being as it was read (a concurrent request gets the 409)."""
+    status, message = _BEGINS[operation]
+    now = deps.clock()
+    updated = deps.stacks.update(
+        stack,
+        expect_seq=stack.operation_seq,
+        expect_status=[stack.status],
+        status=status,
+        operation=operation,
+        operation_seq=stack.operation_seq + 1,
+        reason=None,
+        failure=None,
+        updated_at=now,
+        status_changed_at=now,
+        event=StackEvent(at=now, kind="requested", status=status, message=message, actor=principal.actor),
+        audit=draft(
+            principal,
+            info,
+            action=f"stack.{operation}",
+            target=f"stack:{stack.stack_id}",
+            time=now,
+            reason=audit_reason,
+        ),
+        **changes,
+    )
+    if updated is None:
+        raise StackConflict(f"stack {stack.stack_id} changed meanwhile; read it and try again")
+    return updated
 
 
 def _change_summary(before: dict[str, Any], changed: ChangedSpec) -> str:
@@ -358,39 +381,11 @@ def request_delete(deps: StacksDeps, principal: Principal, stack_id: str, info: 
     RDS still takes its final snapshot). Its app secrets go once the stack is gone."""
     require_role(principal, Role.CONTRIBUTOR, "deleting a stack")
     stack = get_stack(deps, principal, stack_id)
-    _require_settled(stack, "deleting")
+    _require_settled(stack)
     if stack.cfn_stack_id is not None:
         _access(deps, stack)  # a 424 now, rather than a workflow that cannot reach the account
-    now = deps.clock()
-    updated = deps.stacks.update(
-        stack,
-        expect_seq=stack.operation_seq,
-        expect_status=[stack.status],
-        status=StackStatus.DELETING,
-        operation="delete",
-        operation_seq=stack.operation_seq + 1,
-        reason=None,
-        failure=None,
-        updated_at=now,
-        status_changed_at=now,
-        event=StackEvent(
-            at=now,
-            kind="requested",
-            status=StackStatus.DELETING,
-            message="deletion requested",
-            actor=principal.actor,
-        ),
-        audit=draft(
-            principal,
-            info,
-            action="stack.delete",
-            target=f"stack:{stack_id}",
-            time=now,
-            reason=f"{stack.cfn_stack_name} in {stack.aws_account_id}/{stack.region}",
-        ),
-    )
-    if updated is None:
-        raise StackConflict(f"stack {stack_id} changed meanwhile; read it and try again")
+    reason = f"{stack.cfn_stack_name} in {stack.aws_account_id}/{stack.region}"
+    updated = _begin(deps, principal, info, stack, "delete", reason)
     return _start(deps, updated, requested_by=principal.actor)
 
 
