@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra import definitions
-from infra.local import customer, patches, runtime
+from infra.local import patches, runtime
 from infra.local.cloud import fresh_containers
 from tests.bench.counters import AwsCallCounter, state_transitions
 from tests.workflows.client import Api
+from tests.workflows.stack_support import connected_account
 
 EVENT_DRIVEN_GOALS = {"transitions": 5, "describe_stacks": 2}
 POLLING_GOAL_TRANSITIONS = 51
@@ -231,21 +232,11 @@ def _seconds(waits: Sequence[float]) -> str:
     return " ".join(f"{w:g}" for w in waits) + " s"
 
 
-def _connected(local: runtime.LocalStackpilot, org_id: str, account: str) -> tuple[Api, str]:
-    api = Api(local, org_id=org_id, role="admin")
-    created = api.request("POST", "/accounts", {"aws_account_id": account, "region": "us-east-1"}).body
-    link = customer.parse_quick_create_url(created["quick_create_url"])
-    customer.deploy(local.cloud.customer_client("cloudformation", account), link)
-    if api.wait_for_status(created["connection_id"], {"CONNECTED", "FAILED"})["status"] != "CONNECTED":
-        raise RuntimeError(f"account {account} did not connect")
-    return api, created["connection_id"]
-
-
 _RESUMERS = {"stacks-status-event": "the status event", "stacks-await-status": "AwaitStatus's own look"}
 
 
 def stack_wait_counts(local: runtime.LocalStackpilot) -> None:
-    api, connection_id = _connected(local, "org_bench_stacks", "151515151515")
+    api, connection_id = connected_account(local, "org_bench_stacks", "151515151515")
     scale, minutes = local.cloud.time_scale, POLLING_GOAL_MINUTES
 
     # Still creating when the workflow starts waiting: its CREATE_COMPLETE event resumes the wait.

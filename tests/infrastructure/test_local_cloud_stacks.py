@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -119,7 +120,7 @@ def create_via_change_set(
     """CreateChangeSet + ExecuteChangeSet (which returns at once, as in AWS); then waits unless told."""
     change_set = cfn.create_change_set(
         StackName=name,
-        ChangeSetName=f"create-{int(time.monotonic() * 1000)}",
+        ChangeSetName=f"create-{uuid.uuid4().hex[:8]}",
         ChangeSetType="CREATE",
         TemplateBody=json.dumps(template),
         RoleARN=f"arn:aws:iam::{CUSTOMER}:role/stackpilot/cloudformation",
@@ -135,7 +136,7 @@ def create_via_change_set(
 def update_via_change_set(cfn: Any, stack_id: str, template: dict[str, Any], *, wait: bool = True) -> str:
     change_set = cfn.create_change_set(
         StackName=stack_id,
-        ChangeSetName=f"update-{int(time.monotonic() * 1000)}",
+        ChangeSetName=f"update-{uuid.uuid4().hex[:8]}",
         ChangeSetType="UPDATE",
         TemplateBody=json.dumps(template),
         RoleARN=f"arn:aws:iam::{CUSTOMER}:role/stackpilot/cloudformation",
@@ -364,7 +365,8 @@ def test_status_events_can_be_suppressed_for_the_polling_fallback(customer: dict
 
 def test_a_delayed_creation_is_in_progress_until_it_completes(customer: dict[str, str]) -> None:
     cfn = client("cloudformation", customer)
-    patches.delay_next_stack_creation(PREFIX, 50)  # 0.5 s at SCALE
+    # 3 s at SCALE: room for a stalled worker between ExecuteChangeSet and the reads below
+    patches.delay_next_stack_creation(PREFIX, 300)
 
     created = create_via_change_set(cfn, "stackpilot-slow", queue_template(), wait=False)
 
@@ -381,7 +383,7 @@ def test_a_delayed_creation_is_in_progress_until_it_completes(customer: dict[str
 def test_a_delayed_update_is_in_progress_then_completes(customer: dict[str, str]) -> None:
     cfn = client("cloudformation", customer)
     stack_id = create_via_change_set(cfn, "stackpilot-upd", queue_template())["StackId"]
-    patches.delay_next_stack_update(PREFIX, 50)
+    patches.delay_next_stack_update(PREFIX, 300)  # 3 s at SCALE (see above)
 
     update_via_change_set(cfn, stack_id, queue_template(timeout=90), wait=False)
 

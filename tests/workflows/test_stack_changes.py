@@ -12,8 +12,7 @@ import pytest
 from infra.local import patches
 from infra.local.runtime import LocalStackpilot
 from tests.workflows.client import Api
-from tests.workflows.test_connect_account import connect, deploy
-from tests.workflows.test_stacks import spec, wait_settled
+from tests.workflows.stack_support import connected_account, spec, wait_settled
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("local-cloud")]
 
@@ -24,11 +23,8 @@ SECRET = "s3cr3t-value-never-kept"
 
 @pytest.fixture(scope="module")
 def connected(stackpilot: LocalStackpilot) -> tuple[Api, str]:
-    admin = Api(stackpilot, org_id=ORG, role="admin")
-    created = connect(admin, CUSTOMER)
-    assert deploy(stackpilot, created["quick_create_url"], CUSTOMER).status == "CREATE_COMPLETE"
-    assert admin.wait_for_status(created["connection_id"], {"CONNECTED", "FAILED"})["status"] == "CONNECTED"
-    return Api(stackpilot, org_id=ORG, role="contributor"), created["connection_id"]
+    _, connection_id = connected_account(stackpilot, ORG, CUSTOMER)
+    return Api(stackpilot, org_id=ORG, role="contributor"), connection_id
 
 
 def _ready(api: Api, body: dict[str, Any]) -> dict[str, Any]:
@@ -207,10 +203,7 @@ def test_an_injected_failure_ends_failed_with_the_resource_and_reason(
 def test_a_connection_revoked_under_a_running_update_ends_it_failed_with_what_to_do(
     stackpilot: LocalStackpilot,
 ) -> None:
-    admin = Api(stackpilot, org_id=ORG, role="admin")
-    created = connect(admin, "171717171717")
-    assert deploy(stackpilot, created["quick_create_url"], "171717171717").status == "CREATE_COMPLETE"
-    connection_id = admin.wait_for_status(created["connection_id"], {"CONNECTED", "FAILED"})["connection_id"]
+    admin, connection_id = connected_account(stackpilot, ORG, "171717171717")
     stack = _ready(admin, spec(connection_id, name="revoked", database=None))
     # GIVEN an update CloudFormation takes its time over, and no status event will come
     patches.delay_next_stack_update("stackpilot-revoked-", 60)
@@ -219,14 +212,15 @@ def test_a_connection_revoked_under_a_running_update_ends_it_failed_with_what_to
         patched = admin.request("PATCH", f"/stacks/{stack['stack_id']}", {"container": {"desired_count": 3}})
         assert patched.status == 202, patched
         # WHEN the account is disconnected meanwhile
-        assert admin.request("DELETE", f"/accounts/{connection_id}").status in (200, 202, 204)
+        assert admin.request("DELETE", f"/accounts/{connection_id}").status == 200
         # THEN the workflow stops waiting at its next look and says what to do
         ended = wait_settled(admin, stack["stack_id"])
         assert ended["status"] == "FAILED", ended
         assert "reconnect" in ended["reason"], ended["reason"]
         # AND further changes are refused until the account is connected again
         again = admin.request("PATCH", f"/stacks/{stack['stack_id']}", {"container": {"desired_count": 2}})
-        assert again.status in (409, 424), again  # 409 while CloudFormation is still at it
+        # the stack itself is as it was (CREATE_COMPLETE): the refusal is the account's, a 424
+        assert again.status == 424 and "reconnect" in again.body["message"], again
         gone = admin.request("DELETE", f"/stacks/{stack['stack_id']}")
         assert gone.status == 424 and "reconnect" in gone.body["message"], gone
     finally:
@@ -272,3 +266,29 @@ def test_a_customer_account_that_keeps_throttling_ends_failed_with_the_reason(
     # retried with backoff (the first try and 4 more), then FAILED with a reason the user can act on
     assert stack["status"] == "FAILED" and len(calls) == 5, (stack, calls)
     assert stack["reason"] == "creating a change set failed in the customer's account: Throttling"
+
+
+def test_a_creation_that_failed_before_anything_was_made_can_simply_be_asked_for_again(
+    stackpilot: LocalStackpilot, connected: tuple[Api, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functions.stacks.exceptions import CustomerAwsFailure
+    from functions.stacks.integrations.customer import CustomerSecretsManager
+
+    api, connection_id = connected
+    body = spec(connection_id, name="retried", database=None)
+    body["container"] = dict(body["container"], secret_env={"TOKEN": SECRET})
+
+    def unavailable(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise CustomerAwsFailure("writing a secret failed in the customer's account: ServiceUnavailable")
+
+    # GIVEN the customer's Secrets Manager fails: a 503, and the stack says why
+    with monkeypatch.context() as m:
+        m.setattr(CustomerSecretsManager, "put", unavailable)
+        first = api.request("POST", "/stacks", body)
+    assert first.status == 503, first
+    (failed,) = [s for s in api.request("GET", "/stacks").body["items"] if s["name"] == "retried"]
+    assert failed["status"] == "FAILED" and "ServiceUnavailable" in failed["reason"], failed
+    # WHEN the same POST is retried, it is a new attempt (not a 409) and it goes through
+    again = api.request("POST", "/stacks", body)
+    assert again.status == 202 and again.body["stack_id"] == failed["stack_id"], again
+    assert wait_settled(api, failed["stack_id"])["status"] == "READY"

@@ -17,8 +17,7 @@ from infra.local.cloud import fresh_containers
 from infra.local.runtime import LocalStackpilot
 from tests.bench.counters import AwsCallCounter
 from tests.workflows.client import Api
-from tests.workflows.test_connect_account import connect, deploy
-from tests.workflows.test_stacks import spec, wait_settled
+from tests.workflows.stack_support import connected_account, spec, wait_settled
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("local-cloud")]
 
@@ -29,11 +28,8 @@ PREFIX = "stackpilot-drift-"
 
 @pytest.fixture(scope="module")
 def connected(stackpilot: LocalStackpilot) -> tuple[Api, str]:
-    admin = Api(stackpilot, org_id=ORG, role="admin")
-    created = connect(admin, CUSTOMER)
-    assert deploy(stackpilot, created["quick_create_url"], CUSTOMER).status == "CREATE_COMPLETE"
-    assert admin.wait_for_status(created["connection_id"], {"CONNECTED", "FAILED"})["status"] == "CONNECTED"
-    return Api(stackpilot, org_id=ORG, role="contributor"), created["connection_id"]
+    _, connection_id = connected_account(stackpilot, ORG, CUSTOMER)
+    return Api(stackpilot, org_id=ORG, role="contributor"), connection_id
 
 
 @pytest.fixture

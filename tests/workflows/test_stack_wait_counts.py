@@ -18,7 +18,7 @@ from tests.bench.stacks import (
     polling_transitions,
 )
 from tests.workflows.client import Api
-from tests.workflows.test_connect_account import connect, deploy
+from tests.workflows.stack_support import connected_account
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("local-cloud")]
 
@@ -27,11 +27,7 @@ CUSTOMER = "141414141414"
 
 @pytest.fixture(scope="module")
 def connected(stackpilot: LocalStackpilot) -> tuple[Api, str]:
-    admin = Api(stackpilot, org_id="org_waiting", role="admin")
-    created = connect(admin, CUSTOMER)
-    assert deploy(stackpilot, created["quick_create_url"], CUSTOMER).status == "CREATE_COMPLETE"
-    assert admin.wait_for_status(created["connection_id"], {"CONNECTED", "FAILED"})["status"] == "CONNECTED"
-    return admin, created["connection_id"]
+    return connected_account(stackpilot, "org_waiting", CUSTOMER)
 
 
 def test_the_status_event_resumes_the_wait_in_four_transitions_and_two_describe_stacks(

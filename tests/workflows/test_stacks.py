@@ -4,14 +4,12 @@ created in the customer's account through a change set, waited for, READY with i
 from __future__ import annotations
 
 import json
-import time
-from typing import Any
 
 import pytest
 
 from infra.local.runtime import LocalStackpilot
 from tests.workflows.client import Api
-from tests.workflows.test_connect_account import connect, deploy
+from tests.workflows.stack_support import connected_account, spec, wait_settled
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("local-cloud")]
 
@@ -20,35 +18,7 @@ CUSTOMER = "111111111111"
 
 @pytest.fixture(scope="module")
 def connected(stackpilot: LocalStackpilot) -> tuple[Api, str]:
-    admin = Api(stackpilot, org_id="org_stacks", role="admin")
-    created = connect(admin, CUSTOMER)
-    assert deploy(stackpilot, created["quick_create_url"], CUSTOMER).status == "CREATE_COMPLETE"
-    assert admin.wait_for_status(created["connection_id"], {"CONNECTED", "FAILED"})["status"] == "CONNECTED"
-    return admin, created["connection_id"]
-
-
-def spec(connection_id: str, **overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "connection_id": connection_id,
-        "region": "us-east-1",
-        "name": "shop",
-        "stage": "dev",
-        "container": {"image": "public.ecr.aws/nginx/nginx:1.27", "port": 80, "desired_count": 2},
-        "database": {},
-        "front_door": "alb",
-    }
-    body.update(overrides)
-    return body
-
-
-def wait_settled(api: Api, stack_id: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        reply = api.request("GET", f"/stacks/{stack_id}")
-        assert reply.status == 200, reply
-        if reply.body["status"] not in ("CREATING", "UPDATING", "DELETING") or time.monotonic() > deadline:
-            return dict(reply.body)
-        time.sleep(0.1)
+    return connected_account(stackpilot, "org_stacks", CUSTOMER)
 
 
 def test_a_contributor_creates_a_stack_and_it_becomes_ready(

@@ -84,9 +84,15 @@ class DynamoStackRepository:
 
     def create(self, stack: Stack, event: StackEvent, audit: AuditDraft) -> None:
         """The stack, its first history line and the audit entry, all or nothing. A stack of the same
-        id (same org, connection, region, name and stage) that is not DELETED is a conflict."""
+        id (same org, connection, region, name and stage) is a conflict unless it was deleted or failed
+        before anything was made in the account."""
         item = StackModel(**stack.model_dump(mode="python"))
-        condition = StackModel.stack_id.does_not_exist() | (StackModel.status == StackStatus.DELETED.value)
+        # lifecycle.replaceable(), as a condition: deleted, or failed before anything was made.
+        condition = (
+            StackModel.stack_id.does_not_exist()
+            | (StackModel.status == StackStatus.DELETED.value)
+            | ((StackModel.status == StackStatus.FAILED.value) & StackModel.cfn_stack_id.does_not_exist())
+        )
         history = _history_item(stack.org_id, stack.stack_id, event)
 
         def writes(tx: TransactWrite) -> None:
@@ -109,13 +115,6 @@ class DynamoStackRepository:
 
     def list_for_org(self, org_id: str) -> list[Stack]:
         return [_to_stack(i) for i in StackModel.query(org_id)]
-
-    def all_live(self) -> list[Stack]:
-        """Every stack not DELETED (the reconcile sweep's input)."""
-        return [
-            _to_stack(i)
-            for i in StackModel.scan(filter_condition=StackModel.status != StackStatus.DELETED.value)
-        ]
 
     def active_groups(self) -> list[StackGroup]:
         """The distinct (org, connection, region) of the stacks not DELETED: the reconcile sweep's plan.

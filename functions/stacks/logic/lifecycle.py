@@ -9,6 +9,7 @@ late or repeated step of an older operation changes nothing.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import secrets
 from collections.abc import Callable
@@ -58,8 +59,6 @@ from functions.stacks.models.events import (
 from functions.stacks.models.spec import ExistingVpc, StackChange, StackSpec, secret_name
 from functions.stacks.models.stack import BUSY, FailedResource, Operation, Stack, StackEvent, StackStatus
 
-STACK_NAME_PREFIX = "stackpilot-"
-
 
 @dataclass(frozen=True)
 class StacksDeps:
@@ -81,10 +80,6 @@ def stack_id_for(org_id: str, connection_id: str, region: str, name: str, stage:
     """Deterministic: the same stack asked for twice is one stack (a retried POST is a 409, not two)."""
     digest = hashlib.sha256(f"{org_id}|{connection_id}|{region}|{name}|{stage}".encode()).digest()
     return "stk_" + base64.b32encode(digest[:16]).decode().rstrip("=").lower()
-
-
-def cfn_stack_name(name: str, stage: str) -> str:
-    return f"{STACK_NAME_PREFIX}{name}-{stage}"
 
 
 def execution_name(stack: Stack) -> str:
@@ -137,7 +132,6 @@ def request_create(deps: StacksDeps, principal: Principal, asked: StackSpec, inf
         updated_at=now,
         status_changed_at=now,
     )
-    stack = stack.model_copy(update={"execution_arn": None})
     audit = draft(
         principal,
         info,
@@ -154,11 +148,11 @@ def request_create(deps: StacksDeps, principal: Principal, asked: StackSpec, inf
         actor=principal.actor,
     )
     existing = deps.stacks.get(principal.org_id, stack_id)
-    if existing is not None and existing.status is not StackStatus.DELETED:
+    if existing is not None and not replaceable(existing):
         raise StackConflict(
             f"a stack named {stack.name!r} at stage {stack.stage!r} exists already as {stack_id}"
         )
-    if existing is not None:  # re-created after a deletion: a new operation number, same id
+    if existing is not None:  # deleted, or never made in the account: a new operation number, same id
         stack = stack.model_copy(update={"operation_seq": existing.operation_seq + 1})
     deps.stacks.create(stack, event, audit)
     if asked.container.secret_env:
@@ -185,25 +179,43 @@ def _write_secrets(
         for name in sorted(values):
             arns[name] = store.put(secret_name(spec, name), values[name], tags)
     except (CustomerAccessDenied, CustomerAwsFailure) as exc:
-        reason = f"the secret environment values could not be written to your account: {exc}"
-        now = deps.clock()
-        back = (
-            {"status": restore.status, "operation": restore.operation, "cfn_status": restore.cfn_status}
-            if restore is not None
-            else {"status": StackStatus.FAILED}
-        )
-        deps.stacks.update(
-            stack,
-            expect_seq=stack.operation_seq,
-            reason=reason,
-            updated_at=now,
-            event=StackEvent(
-                at=now, kind="failed", status=back["status"], message=reason[:500], actor="workflow"
-            ),
-            **back,
-        )
+        # What was written is recorded, so a deletion of the stack finds it.
+        keep = {} if restore is not None else {"secret_arns": arns}
+        _abandon(deps, stack, restore, f"the secret environment values could not be written: {exc}", **keep)
         raise
     return arns
+
+
+def _abandon(deps: StacksDeps, stack: Stack, restore: Stack | None, reason: str, **changes: Any) -> None:
+    """An operation that ends before its workflow ran: a new stack is FAILED with the reason; a
+    changed or deleted one goes back to how it was (its spec included: nothing was applied)."""
+    back: dict[str, Any] = (
+        {
+            "status": restore.status,
+            "operation": restore.operation,
+            "cfn_status": restore.cfn_status,
+            "spec": restore.spec,
+            "secret_arns": restore.secret_arns,
+        }
+        if restore is not None
+        else {"status": StackStatus.FAILED}
+    )
+    now = deps.clock()
+    deps.stacks.update(
+        stack,
+        expect_seq=stack.operation_seq,
+        reason=reason,
+        updated_at=now,
+        event=StackEvent(
+            at=now, kind="failed", status=back["status"], message=reason[:500], actor="workflow"
+        ),
+        **(back | changes),
+    )
+
+
+def require_not_busy(stack: Stack) -> None:
+    if stack.status in BUSY:
+        raise StackConflict(f"stack {stack.stack_id} is {stack.status.lower()}; wait until it settles")
 
 
 def _require_settled(stack: Stack) -> None:
@@ -234,7 +246,7 @@ def request_update(
     deps: StacksDeps, principal: Principal, stack_id: str, change: StackChange, info: RequestInfo
 ) -> Stack:
     """PATCH: the change merged over the stack's spec, validated whole, then the same change-set
-    workflow as a creation. Nothing to change is a 200 with the stack as it is, no workflow."""
+    workflow as a creation. Nothing to change answers the stack as it is (202), no workflow."""
     require_role(principal, Role.CONTRIBUTOR, "changing a stack")
     stack, changed = _changed(deps, principal, stack_id, change)
     if same_spec(stack.spec, changed) and not changed.removed_secrets:
@@ -264,7 +276,7 @@ def request_update(
     if changed.write_secrets:
         arns = _write_secrets(deps, updated, access, changed.write_secrets, restore=stack)
         updated = deps.stacks.update(updated, expect_seq=seq, secret_arns=arns) or updated
-    return _start(deps, updated, requested_by=principal.actor)
+    return _start(deps, updated, requested_by=principal.actor, restore=stack)
 
 
 _BEGINS: dict[str, tuple[StackStatus, str]] = {
@@ -346,7 +358,7 @@ def preview(
     spec = changed.spec
     stand_in = {
         name: f"arn:aws:secretsmanager:{stack.region}:{stack.aws_account_id}:secret:"
-        f"{secret_name(spec, name)}-PREVIW"
+        f"{secret_name(spec, name)}-PREVIW"  # Secrets Manager's 6-character suffix, visibly a stand-in
         for name in changed.secret_names - set(stack.secret_arns)
     }
     arns = {k: v for k, v in stack.secret_arns.items() if k in changed.secret_names} | stand_in
@@ -362,7 +374,10 @@ def preview(
         "UPDATE",
         {"stackpilot:stack-id": stack_id, "stackpilot:org-id": stack.org_id, "stackpilot:stage": stack.stage},
     )
-    customer.delete_change_set(change_set.change_set_id)
+    # An unexecuted change set is inert, and CloudFormation removes it with the next executed one:
+    # the preview's answer is worth more than a 503 for its cleanup.
+    with contextlib.suppress(CustomerAccessDenied, CustomerAwsFailure):
+        customer.delete_change_set(change_set.change_set_id)
     deps.audit.record(
         draft(
             principal,
@@ -386,7 +401,16 @@ def request_delete(deps: StacksDeps, principal: Principal, stack_id: str, info: 
         _access(deps, stack)  # a 424 now, rather than a workflow that cannot reach the account
     reason = f"{stack.cfn_stack_name} in {stack.aws_account_id}/{stack.region}"
     updated = _begin(deps, principal, info, stack, "delete", reason)
-    return _start(deps, updated, requested_by=principal.actor)
+    return _start(deps, updated, requested_by=principal.actor, restore=stack)
+
+
+def replaceable(stack: Stack) -> bool:
+    """A record a new creation may take over: the stack was deleted, or its creation failed before
+    anything was made in the account (its secrets could not be written, its workflow not started) -
+    the user's retry of the same POST is then a new attempt, not a 409."""
+    return stack.status is StackStatus.DELETED or (
+        stack.status is StackStatus.FAILED and stack.cfn_stack_id is None
+    )
 
 
 def existing_subnets(
@@ -413,29 +437,18 @@ def existing_subnets(
     return {sid: {k: str(v) for k, v in asdict(f).items()} for sid, f in facts.items() if sid in given}
 
 
-def _start(deps: StacksDeps, stack: Stack, requested_by: str) -> Stack:
+def _start(deps: StacksDeps, stack: Stack, requested_by: str, restore: Stack | None = None) -> Stack:
     try:
         arn = deps.workflow.start(
             "delete" if stack.operation == "delete" else "provision",
             execution_name(stack),
             {"org_id": stack.org_id, "stack_id": stack.stack_id, "seq": stack.operation_seq},
         )
-    except Exception as exc:
-        failed = deps.stacks.update(
-            stack,
-            expect_seq=stack.operation_seq,
-            status=StackStatus.FAILED,
-            reason="the workflow could not be started; nothing was done in your account, try again",
-            event=StackEvent(
-                at=deps.clock(),
-                kind="failed",
-                status=StackStatus.FAILED,
-                message="the workflow could not be started",
-                actor="workflow",
-            ),
-        )
-        del failed
-        raise ServiceUnavailable("the stack workflow could not be started; nothing was changed") from exc
+    except Exception as exc:  # the adapter's failure, whatever its kind: nothing ran in the account
+        _abandon(deps, stack, restore, "the workflow could not be started; nothing was done in your account")
+        raise ServiceUnavailable(
+            "the stack workflow could not be started; nothing was changed, try again"
+        ) from exc
     updated = deps.stacks.update(stack, expect_seq=stack.operation_seq, execution_arn=arn) or stack
     if stack.operation == "create":
         deps.events.publish([StackCreateRequested(**_event_ids(updated), requested_by=requested_by)])
@@ -826,6 +839,8 @@ def on_status_event(
 ) -> str:
     """A forwarded 'CloudFormation Stack Status Change'. Anyone may put such events on our bus, so
     the stack must be ours and the event's account the stack's own; otherwise it is ignored."""
+    if not cfn_stack_id.startswith("arn:") or ":cloudformation:" not in cfn_stack_id:
+        return "not a stack id"  # anyone may put events on the bus: a malformed one is dropped
     stack = deps.stacks.find_by_cfn_stack_id(cfn_stack_id)
     if stack is None:
         return "unknown stack"
@@ -899,11 +914,3 @@ def _event_ids(stack: Stack) -> dict[str, Any]:
         "name": stack.name,
         "stage": stack.stage,
     }
-
-
-def require_not_busy(stack: Stack) -> None:
-    if stack.status in BUSY:
-        raise StackConflict(f"stack {stack.stack_id} is {stack.status.lower()}; wait until it settles")
-
-
-__all__ = ["CustomerAwsFailure", "StacksDeps", "request_create"]
