@@ -11,18 +11,16 @@ written, the mutation does not happen.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.connection import Connection
 from pynamodb.exceptions import PutError, PynamoDBException, TransactWriteError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from functions.shared.audit import AuditDraft, AuditEntry, chain
-from functions.shared.dynamo import bind
+from functions.shared.dynamo import bind, connection
 from functions.shared.settings import ServiceSettings
 
 MAX_ATTEMPTS = 8
@@ -97,7 +95,7 @@ class DynamoAuditLog:
                     item.save(condition=free)
                 else:
                     meta: Any = AuditEntryModel.Meta
-                    with TransactWrite(connection=_connection(meta.region)) as tx:
+                    with TransactWrite(connection=connection(meta.region)) as tx:
                         recorder = _Recorder(tx)
                         writes(recorder)  # type: ignore[arg-type]
                         recorder.save(item, condition=free)
@@ -162,12 +160,6 @@ class _Recorder:
     def update(self, *args: Any, **kwargs: Any) -> None:
         self.kinds.append("update")
         self._tx.update(*args, **kwargs)
-
-
-@functools.cache
-def _connection(region: str) -> Connection:
-    """One connection (one botocore client) per process, not one per transaction."""
-    return Connection(region=region)
 
 
 def _failed_positions(exc: TransactWriteError, kinds: list[str]) -> list[bool] | None:

@@ -6,6 +6,7 @@ resource machinery we never use). Clients honour ``AWS_ENDPOINT_URL`` (the local
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import Any
 
@@ -13,6 +14,10 @@ import botocore.session
 from botocore.config import Config
 
 RETRIES = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
+
+# Building clients on one session is not thread-safe (botocore resolves credentials and registers
+# components lazily); the clients built are. Lambda runs one request at a time, the local cloud many.
+BUILDING = threading.Lock()
 
 
 @cache
@@ -22,19 +27,21 @@ def session() -> botocore.session.Session:
 
 @cache
 def client(service: str, region: str | None = None) -> Any:
-    return session().create_client(service, region_name=region, config=RETRIES)
+    with BUILDING:
+        return session().create_client(service, region_name=region, config=RETRIES)
 
 
 def session_client(credentials: dict[str, str], service: str, region: str) -> Any:
     """A client acting with temporary credentials (an assumed role), built on the shared session."""
-    return session().create_client(
-        service,
-        region_name=region,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        config=RETRIES,
-    )
+    with BUILDING:
+        return session().create_client(
+            service,
+            region_name=region,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            config=RETRIES,
+        )
 
 
 class LazyClient:

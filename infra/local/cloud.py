@@ -414,9 +414,9 @@ def fresh_containers() -> None:
         for getter in ("get_settings", "get_authorizer_settings"):
             if module is not None and hasattr(module, getter):
                 getattr(module, getter).cache_clear()
-    audit_store = sys.modules.get("functions.shared.audit_store")
-    if audit_store is not None:
-        audit_store._connection.cache_clear()  # its client was bound to the previous endpoint
+    dynamo = sys.modules.get("functions.shared.dynamo")
+    if dynamo is not None:
+        dynamo.connection.cache_clear()  # its client was bound to the previous endpoint
     aws = sys.modules.get("functions.shared.aws")
     if aws is not None:
         aws.client.cache_clear()

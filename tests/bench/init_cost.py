@@ -28,7 +28,7 @@ class InitCost:
 
 def _cpu_seconds(code: str, env: dict[str, str]) -> float:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run([str(_clean_python()), "-c", code], env=env, check=True)
+    subprocess.run([str(_clean_python()), "-c", code], env=env, check=True, stdout=subprocess.DEVNULL)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
@@ -50,12 +50,14 @@ def handler_import(function_key: str) -> str:
     return f"import {module} as m; m.{attr}"
 
 
-def measure(targets: dict[str, str], rounds: int = 9) -> list[InitCost]:
-    """``targets``: label -> python code run at INIT. Returns each one's ratio to bare."""
-    env = {**os.environ, **LocalCloud().environment()}
+def measure(targets: dict[str, str], rounds: int = 9, cloud: LocalCloud | None = None) -> list[InitCost]:
+    """``targets``: label -> python code run in a fresh interpreter. Returns each one's ratio to bare.
+    With ``cloud`` (in server mode), the code may call it: its functions' environment and endpoint."""
+    env = {**os.environ, **(cloud or LocalCloud()).environment()}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *site.getsitepackages()])
-    env.pop("AWS_ENDPOINT_URL", None)
+    if cloud is None:
+        env.pop("AWS_ENDPOINT_URL", None)
     for code in targets.values():  # warm the .pyc caches and the page cache once
         _cpu_seconds(code, env)
     samples: dict[str, list[float]] = {label: [] for label in (BARE, *targets)}

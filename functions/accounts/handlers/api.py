@@ -43,8 +43,8 @@ def _deps() -> AccountsApiDeps:
     repository.configure_from(s)
     return AccountsApiDeps(
         connections=repository.DynamoConnectionRepository(AUDIT_LOG),
-        templates=S3TemplateStore(aws.client("s3"), s.service_bucket),
-        # reads (most requests) never start or stop a workflow
+        templates=S3TemplateStore(aws.LazyClient("s3"), s.service_bucket),  # POST only
+        # reads (most requests) never render a template, start or stop a workflow
         workflow=StepFunctionsWorkflow(aws.LazyClient("stepfunctions"), s.connect_account_state_machine_arn),
         events=EventBridgePublisher(aws.LazyClient("events"), s.event_bus_name),  # disconnect only
         clock=now,
