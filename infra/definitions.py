@@ -468,6 +468,16 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
     ),
 )
 
+# Creating, updating and deleting a stack are the same steps around a different change.
+_STACK_OPERATION_STEPS = {
+    "StartChangeFunctionArn": "stacks-start-change",
+    "AwaitStatusFunctionArn": "stacks-await-status",
+    "PollFunctionArn": "stacks-poll",
+    "FinishFunctionArn": "stacks-finish",
+}
+# What resumes or wakes a waiting stack operation: its own step, the status event, the sweep.
+_STACK_OPERATION_CALLERS = ("stacks-await-status", "stacks-status-event", "stacks-sweep")
+
 STATE_MACHINES: tuple[StateMachineDef, ...] = (
     StateMachineDef(
         key="connect-account",
@@ -485,25 +495,15 @@ STATE_MACHINES: tuple[StateMachineDef, ...] = (
         key="provision-stack",
         construct_id="ProvisionStack",
         asl_path=STATE_MACHINES_DIR / "stacks" / "provision_stack.asl.json",
-        function_substitutions={
-            "StartChangeFunctionArn": "stacks-start-change",
-            "AwaitStatusFunctionArn": "stacks-await-status",
-            "PollFunctionArn": "stacks-poll",
-            "FinishFunctionArn": "stacks-finish",
-        },
-        callers=("stacks-await-status", "stacks-status-event", "stacks-sweep"),
+        function_substitutions=dict(_STACK_OPERATION_STEPS),
+        callers=_STACK_OPERATION_CALLERS,
     ),
     StateMachineDef(
         key="delete-stack",
         construct_id="DeleteStack",
         asl_path=STATE_MACHINES_DIR / "stacks" / "delete_stack.asl.json",
-        function_substitutions={
-            "StartChangeFunctionArn": "stacks-start-change",
-            "AwaitStatusFunctionArn": "stacks-await-status",
-            "PollFunctionArn": "stacks-poll",
-            "FinishFunctionArn": "stacks-finish",
-        },
-        callers=("stacks-await-status", "stacks-status-event", "stacks-sweep"),
+        function_substitutions=dict(_STACK_OPERATION_STEPS),
+        callers=_STACK_OPERATION_CALLERS,
     ),
     StateMachineDef(
         key="reconcile-stacks",

@@ -29,6 +29,19 @@ def _call(
         return error.code, json.loads(error.read() or b"null")
 
 
+def example_stack(connection_id: str) -> dict[str, Any]:
+    """The demo's stack: a container behind an ALB, with a database (what the stack tests start from)."""
+    return {
+        "connection_id": connection_id,
+        "region": "us-east-1",
+        "name": "shop",
+        "stage": "dev",
+        "container": {"image": "public.ecr.aws/nginx/nginx:1.27", "port": 80, "desired_count": 2},
+        "database": {},
+        "front_door": "alb",
+    }
+
+
 def _step(text: str) -> None:
     print(f"\n== {text}", flush=True)
 
@@ -83,16 +96,7 @@ def _show_account(local: runtime.LocalStackpilot, account: str, stack: dict[str,
 
 def _stacks(local: runtime.LocalStackpilot, token: str, connection_id: str, account: str) -> None:
     _step("a contributor asks for a stack: a database behind an ALB, in the connected account")
-    spec = {
-        "connection_id": connection_id,
-        "region": "us-east-1",
-        "name": "shop",
-        "stage": "dev",
-        "container": {"image": "public.ecr.aws/nginx/nginx:1.27", "port": 80, "desired_count": 2},
-        "database": {},
-        "front_door": "alb",
-    }
-    status, created = _call(local, token, "POST", "/stacks", spec)
+    status, created = _call(local, token, "POST", "/stacks", example_stack(connection_id))
     print(f"POST /stacks -> {status} {created.get('status')} {created.get('stack_id')}")
     if status != 202:
         print(f"  {created}")

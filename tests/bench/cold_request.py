@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from infra.local import customer, patches, runtime
+from infra.local import patches, runtime
 from tests.bench.init_cost import handler_import, measure
-from tests.workflows.client import Api
+from tests.workflows.stack_support import connected_account
 
 # The reference: what pynamodb does left to itself, a new botocore session for each connection.
 _OWN_SESSIONS = (
@@ -59,7 +59,10 @@ def _captured_events() -> Iterator[list[tuple[str, Any]]]:
 
 
 def _first(seen: list[tuple[str, Any]], name: str, keep: Callable[[Any], bool]) -> Any:
-    return next(event for function, event in seen if function == name and keep(event))
+    for function, event in seen:
+        if function == name and keep(event):
+            return event
+    raise RuntimeError(f"{name} received no such event during the onboarding")
 
 
 def cold_requests() -> None:
@@ -67,15 +70,10 @@ def cold_requests() -> None:
         in_process=False, aws_port=0, api_port=0, time_scale=0.05, state_dir=Path(tempfile.mkdtemp())
     )
     try:
-        api = Api(local, org_id=ORG, role="admin")
         names = local.cloud.names.function
         with _captured_events() as seen:
-            body = {"aws_account_id": ACCOUNT, "region": local.cloud.region}
-            created = api.request("POST", "/accounts", body).body
-            link = customer.parse_quick_create_url(created["quick_create_url"])
-            customer.deploy(local.cloud.customer_client("cloudformation", ACCOUNT), link)
-            local.cloud.settled_execution("connect-account", created["connection_id"], 60)
-            assert api.request("GET", "/accounts").status == 200
+            admin, _ = connected_account(local, ORG, ACCOUNT)
+            assert admin.request("GET", "/accounts").status == 200
         listing = _first(seen, names("accounts-api"), lambda e: e.get("httpMethod") == "GET")
         callback = _first(seen, names("accounts-callback"), lambda e: "Records" in e)
         requests = {

@@ -4,180 +4,21 @@ sweep records, wakes and skips, and what it costs (one listing per group, writes
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from functions.shared.audit import AuditDraft
-from functions.shared.events import DomainEvent
 from functions.stacks.exceptions import CustomerAccessDenied
 from functions.stacks.logic import reconcile
 from functions.stacks.logic.lifecycle import StacksDeps
-from functions.stacks.logic.ports import ConnectionAccess
 from functions.stacks.logic.reconcile import StackGroup, StackSummary
 from functions.stacks.models.events import StackStatusChanged
-from functions.stacks.models.stack import Stack, StackEvent, StackStatus
-from tests.fakes.accounts import FakeClock
-
-ORG = "org_reconcile_unit"
-CONN = "conn_" + "r" * 26
-ACCOUNT = "181818181818"
-REGION = "us-east-1"
-GROUP = StackGroup(ORG, CONN, REGION)
-T0 = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
-
-
-# --- fakes ----------------------------------------------------------------------------------------
-
-
-@dataclass
-class InMemoryStacks:
-    """The stacks table: the lifecycle's StackRepository and the sweep's StackGroups, counting calls."""
-
-    items: dict[tuple[str, str], Stack] = field(default_factory=dict)
-    history_lines: list[tuple[str, StackEvent]] = field(default_factory=list)
-    calls: Counter[str] = field(default_factory=Counter)
-
-    def put(self, stack: Stack) -> Stack:
-        self.items[(stack.org_id, stack.stack_id)] = stack
-        return stack
-
-    def create(self, stack: Stack, event: StackEvent, audit: AuditDraft) -> None:
-        self.put(stack)
-
-    def get(self, org_id: str, stack_id: str) -> Stack | None:
-        self.calls["get"] += 1
-        return self.items.get((org_id, stack_id))
-
-    def list_for_org(self, org_id: str) -> list[Stack]:
-        return [s for (org, _), s in self.items.items() if org == org_id]
-
-    def find_by_cfn_stack_id(self, cfn_stack_id: str) -> Stack | None:
-        return next((s for s in self.items.values() if s.cfn_stack_id == cfn_stack_id), None)
-
-    def update(
-        self,
-        stack: Stack,
-        *,
-        expect_seq: int | None = None,
-        expect_status: Sequence[StackStatus] | None = None,
-        expect_token: str | None = None,
-        event: StackEvent | None = None,
-        audit: AuditDraft | None = None,
-        **changes: Any,
-    ) -> Stack | None:
-        self.calls["update"] += 1
-        current = self.items.get((stack.org_id, stack.stack_id))
-        if (
-            current is None
-            or (expect_seq is not None and current.operation_seq != expect_seq)
-            or (expect_status is not None and current.status not in expect_status)
-            or (expect_token is not None and current.wait_token != expect_token)
-        ):
-            return None
-        updated = self.put(current.model_copy(update=changes))
-        if event is not None:
-            self.add_history(updated, event)
-        return updated
-
-    def add_history(self, stack: Stack, event: StackEvent) -> None:
-        self.history_lines.append((stack.stack_id, event))
-
-    def history(
-        self, org_id: str, stack_id: str, limit: int = 100, before: str | None = None
-    ) -> list[StackEvent]:
-        return [e for sid, e in reversed(self.history_lines) if sid == stack_id][:limit]
-
-    def active_groups(self) -> list[StackGroup]:
-        self.calls["active_groups"] += 1
-        return [
-            StackGroup(s.org_id, s.connection_id, s.region)
-            for s in self.items.values()
-            if s.status is not StackStatus.DELETED
-        ]
-
-    def list_in_group(self, org_id: str, connection_id: str, region: str) -> list[Stack]:
-        self.calls["list_in_group"] += 1
-        return [
-            s
-            for s in self.items.values()
-            if (s.org_id, s.connection_id, s.region) == (org_id, connection_id, region)
-            and s.status is not StackStatus.DELETED
-        ]
-
-
-@dataclass
-class FakeConnections:
-    items: dict[tuple[str, str], ConnectionAccess] = field(default_factory=dict)
-
-    def add(self, org_id: str, connection_id: str, status: str = "CONNECTED", region: str = REGION) -> None:
-        self.items[(org_id, connection_id)] = ConnectionAccess(
-            org_id=org_id,
-            connection_id=connection_id,
-            aws_account_id=ACCOUNT,
-            region=region,
-            status=status,
-            external_id="ext",
-            role_arn=None,
-        )
-
-    def get(self, org_id: str, connection_id: str) -> ConnectionAccess | None:
-        return self.items.get((org_id, connection_id))
-
-
-@dataclass
-class FakeAccountStacks:
-    """ListStacks in one customer account and region, paged like CloudFormation's (100 a page)."""
-
-    account: FakeCustomer
-
-    def summaries(self) -> list[StackSummary]:
-        listed = list(self.account.listed)
-        self.account.pages += max(1, -(-len(listed) // self.account.page_size))
-        if self.account.while_listing is not None:
-            self.account.while_listing()
-        return listed
-
-
-@dataclass
-class FakeCustomer:
-    """The customer-access adapter as the sweep uses it: one role assumption per ``stacks()``."""
-
-    listed: list[StackSummary] = field(default_factory=list)
-    page_size: int = 100
-    refuse: Exception | None = None
-    while_listing: Callable[[], object] | None = None
-    assumed: int = 0
-    pages: int = 0
-
-    def stacks(self, access: ConnectionAccess) -> FakeAccountStacks:
-        if self.refuse is not None:
-            raise self.refuse
-        self.assumed += 1
-        return FakeAccountStacks(self)
-
-
-@dataclass
-class FakeWorkflow:
-    resumed: list[str] = field(default_factory=list)
-
-    def start(self, *args: Any) -> str:
-        raise AssertionError("the sweep never starts a workflow")
-
-    def resume(self, token: str, output: dict[str, Any]) -> bool:
-        self.resumed.append(token)
-        return True
-
-
-@dataclass
-class RecordingPublisher:
-    published: list[DomainEvent] = field(default_factory=list)
-
-    def publish(self, events: Sequence[DomainEvent]) -> None:
-        self.published.extend(events)
+from functions.stacks.models.stack import StackStatus
+from tests.fakes.accounts import FakeClock, RecordingEvents
+from tests.fakes.stacks import REGION, FakeConnections, FakeCustomer, FakeWorkflow, InMemoryStacks
+from tests.unit.stacks_builders import CONN, GROUP, ORG, cfn_id, listed, stack
 
 
 @dataclass
@@ -186,7 +27,7 @@ class World:
     connections: FakeConnections
     customer: FakeCustomer
     workflow: FakeWorkflow
-    events: RecordingPublisher
+    events: RecordingEvents
     deps: StacksDeps
 
     def sweep(self, group: StackGroup = GROUP) -> reconcile.SweepResult:
@@ -203,7 +44,7 @@ def _unused(*_: Any, **__: Any) -> Any:
 @pytest.fixture
 def world() -> World:
     stacks, connections, customer = InMemoryStacks(), FakeConnections(), FakeCustomer()
-    workflow, events = FakeWorkflow(), RecordingPublisher()
+    workflow, events = FakeWorkflow(), RecordingEvents()
     connections.add(ORG, CONN)
     deps = StacksDeps(
         stacks=stacks,
@@ -217,56 +58,6 @@ def world() -> World:
         audit=_unused,  # type: ignore[arg-type]
     )
     return World(stacks, connections, customer, workflow, events, deps)
-
-
-# --- builders -------------------------------------------------------------------------------------
-
-
-def cfn_id(name: str, account: str = ACCOUNT) -> str:
-    return f"arn:aws:cloudformation:{REGION}:{account}:stack/{name}/{name}-0000"
-
-
-def stack(
-    name: str,
-    status: StackStatus = StackStatus.READY,
-    cfn_status: str | None = "CREATE_COMPLETE",
-    *,
-    with_id: bool = True,
-    wait_token: str | None = None,
-    connection_id: str = CONN,
-    region: str = REGION,
-    org_id: str = ORG,
-) -> Stack:
-    cfn_name = f"stackpilot-{name}-dev"
-    return Stack(
-        org_id=org_id,
-        stack_id=f"stk_{name}",
-        connection_id=connection_id,
-        aws_account_id=ACCOUNT,
-        region=region,
-        name=name,
-        stage="dev",
-        cfn_stack_name=cfn_name,
-        spec={"name": name, "stage": "dev"},
-        status=status,
-        operation="create",
-        cfn_stack_id=cfn_id(cfn_name) if with_id else None,
-        cfn_status=cfn_status,
-        wait_token=wait_token,
-        created_by="user:alice",
-        created_at=T0,
-        updated_at=T0,
-        status_changed_at=T0,
-    )
-
-
-def listed(s: Stack, status: str, reason: str | None = None) -> StackSummary:
-    return StackSummary(
-        stack_id=s.cfn_stack_id or cfn_id(s.cfn_stack_name),
-        name=s.cfn_stack_name,
-        status=status,
-        reason=reason,
-    )
 
 
 # --- plan -----------------------------------------------------------------------------------------

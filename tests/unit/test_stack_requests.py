@@ -13,15 +13,9 @@ from functions.stacks.exceptions import ServiceUnavailable
 from functions.stacks.logic import lifecycle
 from functions.stacks.models.spec import StackChange
 from functions.stacks.models.stack import StackStatus
-from tests.fakes.accounts import FakeClock
-from tests.unit.test_stack_reconcile import (
-    CONN,
-    ORG,
-    FakeConnections,
-    InMemoryStacks,
-    RecordingPublisher,
-    stack,
-)
+from tests.fakes.accounts import FakeClock, RecordingEvents
+from tests.fakes.stacks import FakeConnections, InMemoryStacks
+from tests.unit.stacks_builders import CONN, ORG, stack
 
 SPEC = {
     "connection_id": CONN,
@@ -59,7 +53,7 @@ def stuck() -> tuple[lifecycle.StacksDeps, InMemoryStacks]:
         customer=None,  # type: ignore[arg-type]  # no secret env: the account is not reached
         templates=None,  # type: ignore[arg-type]
         workflow=DownWorkflow(),
-        events=RecordingPublisher(),
+        events=RecordingEvents(),
         clock=FakeClock(),
         render=lambda *a, **k: "",
         audit=Audit(),

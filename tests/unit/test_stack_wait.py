@@ -11,16 +11,9 @@ import pytest
 from functions.stacks.logic import lifecycle
 from functions.stacks.logic.ports import CfnStack, ConnectionAccess
 from functions.stacks.models.stack import StackStatus
-from tests.fakes.accounts import FakeClock
-from tests.unit.test_stack_reconcile import (
-    CONN,
-    ORG,
-    FakeConnections,
-    FakeWorkflow,
-    InMemoryStacks,
-    RecordingPublisher,
-    stack,
-)
+from tests.fakes.accounts import FakeClock, RecordingEvents
+from tests.fakes.stacks import FakeConnections, FakeWorkflow, InMemoryStacks
+from tests.unit.stacks_builders import CONN, ORG, stack
 
 
 @dataclass
@@ -56,7 +49,7 @@ def waiting() -> tuple[lifecycle.StacksDeps, InMemoryStacks, StuckAccount]:
         customer=account,  # type: ignore[arg-type]
         templates=_unused,  # type: ignore[arg-type]
         workflow=FakeWorkflow(),
-        events=RecordingPublisher(),
+        events=RecordingEvents(),
         clock=FakeClock(),
         render=_unused,
         audit=_unused,  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from infra.local import customer
+from infra.local.demo import example_stack
 from infra.local.runtime import LocalStackpilot
 from tests.workflows.client import Api
 
@@ -31,17 +32,7 @@ def connected_account(local: LocalStackpilot, org_id: str, account: str) -> tupl
 
 
 def spec(connection_id: str, **overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "connection_id": connection_id,
-        "region": "us-east-1",
-        "name": "shop",
-        "stage": "dev",
-        "container": {"image": "public.ecr.aws/nginx/nginx:1.27", "port": 80, "desired_count": 2},
-        "database": {},
-        "front_door": "alb",
-    }
-    body.update(overrides)
-    return body
+    return {**example_stack(connection_id), **overrides}
 
 
 def wait_settled(api: Api, stack_id: str, timeout: float = 60) -> dict[str, Any]:

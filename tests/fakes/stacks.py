@@ -1,0 +1,155 @@
+"""In-memory fakes of the stacks domain's ports, shared by its unit tests."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from functions.shared.audit import AuditDraft
+from functions.stacks.logic.ports import ConnectionAccess
+from functions.stacks.logic.reconcile import StackGroup, StackSummary
+from functions.stacks.models.stack import Stack, StackEvent, StackStatus
+
+ACCOUNT = "181818181818"
+REGION = "us-east-1"
+
+
+@dataclass
+class InMemoryStacks:
+    """The stacks table: the lifecycle's StackRepository and the sweep's StackGroups, counting calls."""
+
+    items: dict[tuple[str, str], Stack] = field(default_factory=dict)
+    history_lines: list[tuple[str, StackEvent]] = field(default_factory=list)
+    calls: Counter[str] = field(default_factory=Counter)
+
+    def put(self, stack: Stack) -> Stack:
+        self.items[(stack.org_id, stack.stack_id)] = stack
+        return stack
+
+    def create(self, stack: Stack, event: StackEvent, audit: AuditDraft) -> None:
+        self.put(stack)
+
+    def get(self, org_id: str, stack_id: str) -> Stack | None:
+        self.calls["get"] += 1
+        return self.items.get((org_id, stack_id))
+
+    def list_for_org(self, org_id: str) -> list[Stack]:
+        return [s for (org, _), s in self.items.items() if org == org_id]
+
+    def find_by_cfn_stack_id(self, cfn_stack_id: str) -> Stack | None:
+        return next((s for s in self.items.values() if s.cfn_stack_id == cfn_stack_id), None)
+
+    def update(
+        self,
+        stack: Stack,
+        *,
+        expect_seq: int | None = None,
+        expect_status: Sequence[StackStatus] | None = None,
+        expect_token: str | None = None,
+        event: StackEvent | None = None,
+        audit: AuditDraft | None = None,
+        **changes: Any,
+    ) -> Stack | None:
+        self.calls["update"] += 1
+        current = self.items.get((stack.org_id, stack.stack_id))
+        if (
+            current is None
+            or (expect_seq is not None and current.operation_seq != expect_seq)
+            or (expect_status is not None and current.status not in expect_status)
+            or (expect_token is not None and current.wait_token != expect_token)
+        ):
+            return None
+        updated = self.put(current.model_copy(update=changes))
+        if event is not None:
+            self.add_history(updated, event)
+        return updated
+
+    def add_history(self, stack: Stack, event: StackEvent) -> None:
+        self.history_lines.append((stack.stack_id, event))
+
+    def history(
+        self, org_id: str, stack_id: str, limit: int = 100, before: str | None = None
+    ) -> list[StackEvent]:
+        return [e for sid, e in reversed(self.history_lines) if sid == stack_id][:limit]
+
+    def active_groups(self) -> list[StackGroup]:
+        self.calls["active_groups"] += 1
+        return [
+            StackGroup(s.org_id, s.connection_id, s.region)
+            for s in self.items.values()
+            if s.status is not StackStatus.DELETED
+        ]
+
+    def list_in_group(self, org_id: str, connection_id: str, region: str) -> list[Stack]:
+        self.calls["list_in_group"] += 1
+        return [
+            s
+            for s in self.items.values()
+            if (s.org_id, s.connection_id, s.region) == (org_id, connection_id, region)
+            and s.status is not StackStatus.DELETED
+        ]
+
+
+@dataclass
+class FakeConnections:
+    items: dict[tuple[str, str], ConnectionAccess] = field(default_factory=dict)
+
+    def add(self, org_id: str, connection_id: str, status: str = "CONNECTED", region: str = REGION) -> None:
+        self.items[(org_id, connection_id)] = ConnectionAccess(
+            org_id=org_id,
+            connection_id=connection_id,
+            aws_account_id=ACCOUNT,
+            region=region,
+            status=status,
+            external_id="ext",
+            role_arn=None,
+        )
+
+    def get(self, org_id: str, connection_id: str) -> ConnectionAccess | None:
+        return self.items.get((org_id, connection_id))
+
+
+@dataclass
+class FakeAccountStacks:
+    """ListStacks in one customer account and region, paged like CloudFormation's (100 a page)."""
+
+    account: FakeCustomer
+
+    def summaries(self) -> list[StackSummary]:
+        listed = list(self.account.listed)
+        self.account.pages += max(1, -(-len(listed) // self.account.page_size))
+        if self.account.while_listing is not None:
+            self.account.while_listing()
+        return listed
+
+
+@dataclass
+class FakeCustomer:
+    """The customer-access adapter as the sweep uses it: one role assumption per ``stacks()``."""
+
+    listed: list[StackSummary] = field(default_factory=list)
+    page_size: int = 100
+    refuse: Exception | None = None
+    while_listing: Callable[[], object] | None = None
+    assumed: int = 0
+    pages: int = 0
+
+    def stacks(self, access: ConnectionAccess) -> FakeAccountStacks:
+        if self.refuse is not None:
+            raise self.refuse
+        self.assumed += 1
+        return FakeAccountStacks(self)
+
+
+@dataclass
+class FakeWorkflow:
+    resumed: list[str] = field(default_factory=list)
+
+    def start(self, *args: Any) -> str:
+        raise AssertionError("the sweep never starts a workflow")
+
+    def resume(self, token: str, output: dict[str, Any]) -> bool:
+        self.resumed.append(token)
+        return True
