@@ -216,7 +216,7 @@ TABLES: tuple[TableDef, ...] = (
     TableDef("orgs", "OrgsTable", "functions.tenancy.dal.models.OrgModel"),
     TableDef("members", "MembersTable", "functions.tenancy.dal.models.MemberModel"),
     TableDef("api-keys", "ApiKeysTable", "functions.tenancy.dal.models.ApiKeyModel"),
-    TableDef("audit", "AuditTable", "functions.shared.audit_store.AuditEntryModel"),
+    TableDef("audit", "AuditTable", "functions.shared.dal.audit_store.AuditEntryModel"),
     TableDef("secrets", "SecretsTable", "functions.secrets.dal.models.SecretModel"),
     TableDef("accounts", "AccountsTable", "functions.accounts.dal.models.ConnectionModel"),
     TableDef(

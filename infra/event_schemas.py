@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from functions.accounts.models.events import ACCOUNT_EVENTS
-from functions.shared.events import DomainEvent
+from functions.shared.models.events import DomainEvent
 from functions.stacks.models.events import STACK_EVENTS
 from infra.definitions import REPO_ROOT
 

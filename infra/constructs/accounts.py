@@ -12,7 +12,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from functions.shared.customer_names import CONTROL_PATH, deploy_role_name
+from functions.shared.logic.customer_names import CONTROL_PATH, deploy_role_name
 from infra.constructs import nag
 from infra.constructs.callback_topics import topic_arn
 from infra.constructs.service_function import Platform, ServiceFunction, domain_functions

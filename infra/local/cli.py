@@ -116,7 +116,8 @@ def _audit_verify(args: argparse.Namespace) -> int:
     """Verifies an export of ``GET /audit/export`` offline: exit 0 intact, 1 broken, 2 unreadable."""
     from pydantic import ValidationError
 
-    from functions.shared.audit import AuditExport, verify_export
+    from functions.shared.logic.audit_chain import verify_export
+    from functions.shared.models.audit import AuditExport
 
     try:
         export = AuditExport.model_validate_json(Path(args.file).read_bytes())

@@ -414,10 +414,10 @@ def fresh_containers() -> None:
         for getter in ("get_settings", "get_authorizer_settings"):
             if module is not None and hasattr(module, getter):
                 getattr(module, getter).cache_clear()
-    dynamo = sys.modules.get("functions.shared.dynamo")
+    dynamo = sys.modules.get("functions.shared.dal.dynamo")
     if dynamo is not None:
         dynamo.connection.cache_clear()  # its client was bound to the previous endpoint
-    aws = sys.modules.get("functions.shared.aws")
+    aws = sys.modules.get("functions.shared.integrations.aws")
     if aws is not None:
         aws.client.cache_clear()
         aws.session.cache_clear()

@@ -22,7 +22,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from functions.shared.principal import Principal, Role
+from functions.shared.models.principal import Principal, Role
 
 ISSUER_PATH = "/local-issuer"
 DEFAULT_BASE_URL = "http://127.0.0.1:3000"

@@ -11,7 +11,7 @@ import importlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from functions.shared.access import route_access
+from functions.shared.logic.access import route_access
 from infra.definitions import RouteDef, function
 
 BEARER_SCHEME = "bearerAuth"
@@ -110,7 +110,7 @@ def _operation(
         operation_ids.add(operation_id)
     access = route_access(route.method, route.path)
     if access is not None:
-        # The authorizer's rule for this route, from the one table (functions/shared/access.py).
+        # The authorizer's rule for this route, from the one table (functions/shared/logic/access.py).
         result["x-required-role"] = access.required
         result["x-api-keys"] = access.api_keys
         result["x-audited"] = access.mutating

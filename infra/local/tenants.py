@@ -7,11 +7,11 @@ It writes through the product's own store, so the org's audit chain records the 
 
 from __future__ import annotations
 
-from functions.shared import audit_store
-from functions.shared.audit import AuditDraft
-from functions.shared.audit_store import DynamoAuditLog
 from functions.shared.clock import now
-from functions.shared.principal import Role
+from functions.shared.dal import audit_store
+from functions.shared.dal.audit_store import DynamoAuditLog
+from functions.shared.models.audit import AuditDraft
+from functions.shared.models.principal import Role
 from functions.tenancy.dal import repository
 from functions.tenancy.models.org import Member, Org
 from infra.definitions import Names

@@ -68,7 +68,7 @@ RECEIVER_LAYERS = {
     "  + Powertools Logger, pynamodb (botocore)": _RECEIVER + _RUNTIME,
     "  + one botocore client (Step Functions)": _RECEIVER
     + _RUNTIME
-    + "from functions.shared import aws; aws.client('stepfunctions')",
+    + "from functions.shared.integrations import aws; aws.client('stepfunctions')",
     "  the floor, nothing of ours: pydantic model, Logger, one client": _FLOOR,
 }
 

@@ -21,7 +21,7 @@ from tests.workflows.stack_support import connected_account
 
 # The reference: what pynamodb does left to itself, a new botocore session for each connection.
 _OWN_SESSIONS = (
-    "import botocore.session, functions.shared.dynamo as d\n"
+    "import botocore.session, functions.shared.dal.dynamo as d\n"
     "d._SessionConnection.session = property(lambda self: botocore.session.get_session())\n"
 )
 

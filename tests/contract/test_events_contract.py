@@ -46,7 +46,7 @@ def test_the_api_gateway_sample_is_a_proxy_event_the_accounts_api_understands() 
     from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventModel
 
     from functions.accounts.models.api import ConnectAccountRequest
-    from functions.shared.principal import Principal
+    from functions.shared.models.principal import Principal
 
     event = load_event("apigw/post_accounts.json")
     parsed = APIGatewayProxyEventModel.model_validate(event)

@@ -9,8 +9,8 @@ from typing import Any
 
 from functions.accounts.logic.response_url import check_response_url
 from functions.accounts.models.connection import CallbackRequest, CallbackStatus, Connection, ConnectionStatus
-from functions.shared.audit import AuditDraft
-from functions.shared.events import DomainEvent
+from functions.shared.models.audit import AuditDraft
+from functions.shared.models.events import DomainEvent
 
 
 class FakeClock:

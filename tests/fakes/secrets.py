@@ -21,7 +21,7 @@ from functions.secrets.exceptions import (
     SecretUndecryptable,
 )
 from functions.secrets.models.secret import SealedSecret, SecretMetadata
-from functions.shared.audit import AuditDraft
+from functions.shared.models.audit import AuditDraft
 
 FAKE_KEY_ID = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-4000-8000-000000000001"
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from functions.shared.audit import AuditDraft
+from functions.shared.models.audit import AuditDraft
 from functions.stacks.logic.ports import ConnectionAccess
 from functions.stacks.logic.reconcile import StackGroup, StackSummary
 from functions.stacks.models.stack import Stack, StackEvent, StackStatus

@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from functions.shared.audit import AuditDraft, AuditEntry, chain
-from functions.shared.principal import Role
+from functions.shared.logic.audit_chain import chain
+from functions.shared.models.audit import AuditDraft, AuditEntry
+from functions.shared.models.principal import Role
 from functions.tenancy.exceptions import Conflict, NotFound
 from functions.tenancy.models.org import ApiKey, Member, Org
 

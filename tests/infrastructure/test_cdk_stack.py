@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from functions.shared.customer_names import deploy_role_arn
+from functions.shared.logic.customer_names import deploy_role_arn
 from infra import layer
 from infra.definitions import (
     FUNCTIONS,

@@ -15,8 +15,9 @@ from pynamodb.exceptions import DoesNotExist
 
 from functions.accounts.dal import repository
 from functions.accounts.dal.models import CallbackRequestModel, ConnectionModel
-from functions.shared import audit_store, aws, dynamo
-from functions.shared.audit import AuditDraft
+from functions.shared.dal import audit_store, dynamo
+from functions.shared.integrations import aws
+from functions.shared.models.audit import AuditDraft
 
 REGION = "us-east-1"
 

@@ -38,8 +38,8 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
-from functions.shared.access import ROUTE_ACCESS, Access
-from functions.shared.principal import Role
+from functions.shared.logic.access import ROUTE_ACCESS, Access
+from functions.shared.models.principal import Role
 from functions.tenancy.exceptions import InvalidToken, KeySetUnavailable
 from functions.tenancy.handlers import authorizer as authorizer_handler
 from functions.tenancy.integrations.jwks import JwksKeyResolver

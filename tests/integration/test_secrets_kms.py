@@ -16,7 +16,7 @@ from moto import mock_aws
 from functions.secrets.exceptions import KeyServiceUnavailable, SecretUndecryptable
 from functions.secrets.integrations.kms import KmsDataKeys
 from functions.secrets.logic.envelope import encryption_context, open_sealed, seal
-from functions.shared.aws import RETRIES
+from functions.shared.integrations.aws import RETRIES
 
 REGION = "us-east-1"
 ORG = "org_acme"

@@ -9,7 +9,7 @@ from functions.accounts.logic.callback import CallbackDeps
 from functions.accounts.logic.connections import AccountsApiDeps, ConnectConfig
 from functions.accounts.logic.nonce import hash_nonce
 from functions.accounts.models.connection import Connection, ConnectionStatus
-from functions.shared.principal import Principal, Role
+from functions.shared.models.principal import Principal, Role
 from tests.fakes.accounts import (
     FakeClock,
     FakeTemplates,

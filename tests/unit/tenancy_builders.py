@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from functions.shared.auditing import RequestInfo
-from functions.shared.principal import Principal, Role
+from functions.shared.logic.auditing import RequestInfo
+from functions.shared.models.principal import Principal, Role
 from functions.tenancy.logic.api_keys import ApiKeysDeps
 from functions.tenancy.logic.orgs import OrgsDeps
 from functions.tenancy.models.org import Member, Org

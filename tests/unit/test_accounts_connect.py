@@ -16,8 +16,8 @@ from functions.accounts.exceptions import (
 from functions.accounts.logic import connections
 from functions.accounts.models.api import ConnectAccountRequest
 from functions.accounts.models.connection import ConnectionStatus
-from functions.shared.auditing import RequestInfo
-from functions.shared.principal import Forbidden, Role
+from functions.shared.logic.auditing import RequestInfo
+from functions.shared.models.principal import Forbidden, Role
 from tests.fakes.accounts import FakeClock, FakeWorkflow
 from tests.unit.accounts_builders import ACCOUNT, OTHER_ORG, api_deps, principal
 

@@ -13,17 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from functions.shared.audit import (
+from functions.shared.logic.audit_chain import chain, entry_hash, verify, verify_export
+from functions.shared.models.audit import (
     GENESIS_HASH,
     Anchor,
     AuditDraft,
     AuditEntry,
     AuditExport,
     Verification,
-    chain,
-    entry_hash,
-    verify,
-    verify_export,
 )
 
 ORG = "org_acme"

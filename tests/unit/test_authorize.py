@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import ValidationError
 
-from functions.shared.principal import Role
+from functions.shared.models.principal import Role
 from functions.tenancy.exceptions import InvalidToken, KeySetUnavailable
 from functions.tenancy.logic.authorize import (
     AuthorizerDeps,

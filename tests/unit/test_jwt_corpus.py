@@ -21,7 +21,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from functions.shared.principal import Role
+from functions.shared.models.principal import Role
 from functions.tenancy.exceptions import InvalidToken
 from functions.tenancy.handlers import authorizer as authorizer_handler
 from functions.tenancy.logic.authorize import AuthorizerDeps, TokenVerifier

@@ -9,7 +9,7 @@ from functions.secrets.exceptions import SecretConflict, SecretNotFound
 from functions.secrets.logic import secrets
 from functions.secrets.logic.secrets import SecretsDeps
 from functions.secrets.models.secret import PutSecretRequest
-from functions.shared.principal import Principal, Role
+from functions.shared.models.principal import Principal, Role
 from tests.fakes.accounts import FakeClock
 from tests.fakes.secrets import FakeDataKeys, InMemorySecretStore
 from tests.unit.tenancy_builders import INFO

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from functions.shared.auditing import RequestInfo
-from functions.shared.principal import Principal, Role
+from functions.shared.logic.auditing import RequestInfo
+from functions.shared.models.principal import Principal, Role
 from functions.stacks.exceptions import ServiceUnavailable
 from functions.stacks.logic import lifecycle
 from functions.stacks.models.spec import StackChange

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from functions.shared.principal import Forbidden, Identity, Role
+from functions.shared.models.principal import Forbidden, Identity, Role
 from functions.tenancy.exceptions import Conflict, NotFound
 from functions.tenancy.logic import orgs
 from functions.tenancy.models.api import AddMemberRequest, ChangeRoleRequest, CreateOrgRequest
@@ -128,7 +128,7 @@ def test_no_audit_entry_no_change() -> None:
 def test_an_unknown_org_reads_as_not_found() -> None:
     store = InMemoryTenancy()
     _, clock = org_with()
-    from functions.shared.principal import Principal
+    from functions.shared.models.principal import Principal
 
     with pytest.raises(NotFound):
         orgs.current_org(orgs_deps(store, clock), Principal(org_id="org_none", role=V, user_id="u"))

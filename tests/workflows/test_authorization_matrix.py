@@ -4,7 +4,7 @@ Every authorized operation of the served OpenAPI by every kind of caller (each r
 each level, the owner of another org, no credentials) by {the caller's own object, another org's
 object, a missing object}. Each cell's expected answer is derived from the route's rule *as the
 OpenAPI shows it* (``x-required-role``, ``x-api-keys``; which must be the one table,
-``functions/shared/access.py``):
+``functions/shared/logic/access.py``):
 
 - no credentials → 401; an API key on a people-only route, or a role below the minimum → 403;
 - allowed, on the caller's own object (or a collection) → the operation's documented 2xx;
@@ -28,8 +28,8 @@ from typing import Any
 
 import pytest
 
-from functions.shared.access import ROUTE_ACCESS
-from functions.shared.principal import Role
+from functions.shared.logic.access import ROUTE_ACCESS
+from functions.shared.models.principal import Role
 from infra.definitions import ROUTES
 from infra.local.openapi import build_openapi
 from infra.local.runtime import LocalStackpilot

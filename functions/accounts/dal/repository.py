@@ -11,10 +11,10 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from functions.accounts.dal.models import CallbackRequestModel, ConnectionModel
 from functions.accounts.models.connection import CallbackRequest, CallbackStatus, Connection, ConnectionStatus
 from functions.accounts.settings import AccountsSettings
-from functions.shared import audit_store
-from functions.shared.audit import AuditDraft
-from functions.shared.audit_store import DynamoAuditLog, MutationConflict
-from functions.shared.dynamo import bind
+from functions.shared.dal import audit_store
+from functions.shared.dal.audit_store import DynamoAuditLog, MutationConflict
+from functions.shared.dal.dynamo import bind
+from functions.shared.models.audit import AuditDraft
 
 CALLBACK_RETENTION = timedelta(days=7)
 

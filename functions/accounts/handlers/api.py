@@ -21,14 +21,15 @@ from functions.accounts.logic import connections
 from functions.accounts.logic.connections import AccountsApiDeps, ConnectConfig
 from functions.accounts.models.api import ConnectAccountRequest, ConnectionList, ConnectionView
 from functions.accounts.settings import get_settings
-from functions.shared import aws, rest
-from functions.shared.audit_store import DynamoAuditLog
-from functions.shared.auditing import RequestInfo
 from functions.shared.clock import now
-from functions.shared.events import EventBridgePublisher
-from functions.shared.http import error_responses, invalid_request
+from functions.shared.dal.audit_store import DynamoAuditLog
+from functions.shared.integrations import aws
+from functions.shared.integrations.eventbridge import EventBridgePublisher
+from functions.shared.logic.auditing import RequestInfo
+from functions.shared.models.principal import Principal
 from functions.shared.observability import logger
-from functions.shared.principal import Principal
+from functions.shared.rest import resolver as rest
+from functions.shared.rest.http import error_responses, invalid_request
 
 log = logger("accounts")
 app = rest.rest_app(log, {ConnectionNotFound: 404, ConnectionConflict: 409, ServiceUnavailable: 503})

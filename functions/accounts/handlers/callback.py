@@ -14,9 +14,9 @@ from functions.accounts.integrations.workflow import StepFunctionsWorkflow
 from functions.accounts.logic.callback import CallbackDeps, handle_request
 from functions.accounts.models.callback import CustomResourceRequest
 from functions.accounts.settings import get_settings
-from functions.shared import aws
 from functions.shared.clock import now
-from functions.shared.events import EventBridgePublisher
+from functions.shared.integrations import aws
+from functions.shared.integrations.eventbridge import EventBridgePublisher
 from functions.shared.observability import logger
 
 log = logger("accounts")

@@ -9,9 +9,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.accounts.dal import repository
 from functions.accounts.logic.outcome import OutcomeDeps, record_outcome
 from functions.accounts.settings import get_settings
-from functions.shared import aws
 from functions.shared.clock import now
-from functions.shared.events import EventBridgePublisher
+from functions.shared.integrations import aws
+from functions.shared.integrations.eventbridge import EventBridgePublisher
 from functions.shared.observability import logger
 
 log = logger("accounts")

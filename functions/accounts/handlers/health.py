@@ -11,9 +11,9 @@ from functions.accounts.dal import repository
 from functions.accounts.integrations.role_probe import StsRoleProbe
 from functions.accounts.logic.health import HealthDeps, sweep
 from functions.accounts.settings import get_settings
-from functions.shared import aws
 from functions.shared.clock import now
-from functions.shared.events import EventBridgePublisher
+from functions.shared.integrations import aws
+from functions.shared.integrations.eventbridge import EventBridgePublisher
 from functions.shared.observability import logger
 
 log = logger("accounts")

@@ -10,7 +10,7 @@ from functions.accounts.dal import repository
 from functions.accounts.integrations.cfn_response import responder
 from functions.accounts.logic.respond import RespondDeps, answer_cloudformation
 from functions.accounts.settings import get_settings
-from functions.shared import aws
+from functions.shared.integrations import aws
 from functions.shared.observability import logger
 
 log = logger("accounts")

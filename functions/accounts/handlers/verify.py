@@ -10,7 +10,7 @@ from functions.accounts.dal import repository
 from functions.accounts.integrations.role_probe import StsRoleProbe
 from functions.accounts.logic.verification import VerifyDeps, verify_role
 from functions.accounts.settings import get_settings
-from functions.shared import aws
+from functions.shared.integrations import aws
 from functions.shared.observability import logger
 
 log = logger("accounts")

@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from functions.accounts.exceptions import AwsUnavailable
-from functions.shared.aws import session_client
+from functions.shared.integrations.aws import session_client
 
 REFUSED = {"AccessDenied", "AccessDeniedException", "InvalidClientTokenId"}
 

@@ -30,7 +30,7 @@ from functions.accounts.logic.response_url import ResponseUrlRejected
 from functions.accounts.models.callback import CustomResourceRequest
 from functions.accounts.models.connection import CallbackRequest, CallbackStatus, Connection, ConnectionStatus
 from functions.accounts.models.events import AccountDisconnected
-from functions.shared.auditing import service_draft
+from functions.shared.logic.auditing import service_draft
 
 log = logging.getLogger(__name__)
 

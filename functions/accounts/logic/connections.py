@@ -24,9 +24,9 @@ from functions.accounts.logic.ports import (
 from functions.accounts.models.api import ConnectAccountRequest, ConnectionView
 from functions.accounts.models.connection import Connection, ConnectionStatus
 from functions.accounts.models.events import AccountDisconnected
-from functions.shared.auditing import RequestInfo, draft
-from functions.shared.customer_names import TEMPLATE_VERSION, onboarding_stack_name, quick_create_url
-from functions.shared.principal import Principal, Role, require_role
+from functions.shared.logic.auditing import RequestInfo, draft
+from functions.shared.logic.customer_names import TEMPLATE_VERSION, onboarding_stack_name, quick_create_url
+from functions.shared.models.principal import Principal, Role, require_role
 
 STACK_NAME_PREFIX = "stackpilot-"
 LIVE_STATUSES = (ConnectionStatus.PENDING, ConnectionStatus.CONNECTED)

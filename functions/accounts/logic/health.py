@@ -11,7 +11,7 @@ from functions.accounts.logic.ports import Clock, ConnectionRepository, EventPub
 from functions.accounts.logic.verification import probe_role
 from functions.accounts.models.connection import Connection, ConnectionStatus, Health
 from functions.accounts.models.events import AccountUnhealthy
-from functions.shared.auditing import service_draft
+from functions.shared.logic.auditing import service_draft
 
 
 @dataclass(frozen=True)

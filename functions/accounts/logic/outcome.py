@@ -11,8 +11,8 @@ from functions.accounts.exceptions import ConnectionNotFound
 from functions.accounts.logic.ports import Clock, ConnectionRepository, EventPublisher
 from functions.accounts.models.connection import Connection, ConnectionStatus
 from functions.accounts.models.events import AccountConnected, AccountConnectionFailed
-from functions.shared.audit import AuditDraft
-from functions.shared.auditing import Result, service_draft
+from functions.shared.logic.auditing import Result, service_draft
+from functions.shared.models.audit import AuditDraft
 
 # Errors whose message is written for the user (domain exceptions); anything else is summarised.
 USER_FACING_ERRORS = frozenset(

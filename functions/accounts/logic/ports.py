@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from functions.accounts.models.connection import CallbackRequest, CallbackStatus, Connection, ConnectionStatus
-from functions.shared.audit import AuditDraft
-from functions.shared.events import DomainEvent
+from functions.shared.models.audit import AuditDraft
+from functions.shared.models.events import DomainEvent
 
 
 class ConnectionRepository(Protocol):

@@ -72,7 +72,7 @@ from troposphere import (
     iam,
 )
 
-from functions.shared.customer_names import (
+from functions.shared.logic.customer_names import (
     _CONNECTION_ID_RE,
     _REGION_RE,
     CONTROL_PATH,

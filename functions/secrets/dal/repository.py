@@ -9,10 +9,10 @@ from functions.secrets.dal.models import SecretModel
 from functions.secrets.exceptions import SecretConflict, SecretNotFound
 from functions.secrets.models.secret import SealedSecret, SecretMetadata
 from functions.secrets.settings import SecretsSettings
-from functions.shared import audit_store
-from functions.shared.audit import AuditDraft
-from functions.shared.audit_store import DynamoAuditLog, MutationConflict
-from functions.shared.dynamo import bind
+from functions.shared.dal import audit_store
+from functions.shared.dal.audit_store import DynamoAuditLog, MutationConflict
+from functions.shared.dal.dynamo import bind
+from functions.shared.models.audit import AuditDraft
 
 _METADATA = tuple(SecretMetadata.model_fields)
 _SEALED = ("key_id", "encrypted_data_key", "nonce", "ciphertext")

@@ -15,12 +15,13 @@ from functions.secrets.logic import secrets
 from functions.secrets.logic.secrets import SecretsDeps
 from functions.secrets.models.secret import PutSecretRequest, SecretList, SecretMetadata
 from functions.secrets.settings import get_settings
-from functions.shared import aws, rest
-from functions.shared.audit_store import DynamoAuditLog
 from functions.shared.clock import now
-from functions.shared.http import error, error_responses
+from functions.shared.dal.audit_store import DynamoAuditLog
+from functions.shared.integrations import aws
+from functions.shared.models.principal import Principal
 from functions.shared.observability import logger
-from functions.shared.principal import Principal
+from functions.shared.rest import resolver as rest
+from functions.shared.rest.http import error, error_responses
 
 log = logger("secrets")
 app = rest.rest_app(log, {SecretNotFound: 404, SecretConflict: 409})

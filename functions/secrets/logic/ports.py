@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from functions.secrets.models.secret import SealedSecret, SecretMetadata
-from functions.shared.audit import AuditDraft
+from functions.shared.models.audit import AuditDraft
 
 
 class DataKeys(Protocol):

@@ -9,8 +9,8 @@ from functions.secrets.exceptions import SecretNotFound
 from functions.secrets.logic.envelope import open_sealed, seal
 from functions.secrets.logic.ports import Clock, DataKeys, SecretStore
 from functions.secrets.models.secret import PutSecretRequest, SecretMetadata
-from functions.shared.auditing import RequestInfo, draft
-from functions.shared.principal import Principal
+from functions.shared.logic.auditing import RequestInfo, draft
+from functions.shared.models.principal import Principal
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from functions.shared import audit_store
-from functions.shared.audit import AuditDraft
-from functions.shared.audit_store import DynamoAuditLog, MutationConflict
-from functions.shared.dynamo import bind
+from functions.shared.dal import audit_store
+from functions.shared.dal.audit_store import DynamoAuditLog, MutationConflict
+from functions.shared.dal.dynamo import bind
+from functions.shared.models.audit import AuditDraft
 from functions.stacks.dal.models import ConnectionAccessModel, StackHistoryModel, StackModel
 from functions.stacks.exceptions import StackConflict
 from functions.stacks.logic.ports import ConnectionAccess

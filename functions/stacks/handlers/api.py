@@ -8,10 +8,10 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.shared import rest
-from functions.shared.audit_store import DynamoAuditLog
-from functions.shared.http import error_responses, invalid_request
+from functions.shared.dal.audit_store import DynamoAuditLog
 from functions.shared.observability import logger
+from functions.shared.rest import resolver as rest
+from functions.shared.rest.http import error_responses, invalid_request
 from functions.stacks.exceptions import (
     CustomerAccessDenied,
     CustomerAwsFailure,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from functions.shared import aws
-from functions.shared.audit_store import DynamoAuditLog
 from functions.shared.clock import now
-from functions.shared.events import EventBridgePublisher
+from functions.shared.dal.audit_store import DynamoAuditLog
+from functions.shared.integrations import aws
+from functions.shared.integrations.eventbridge import EventBridgePublisher
 from functions.stacks.dal import repository
 from functions.stacks.integrations.aws_service import S3Templates, StepFunctionsWorkflow
 from functions.stacks.integrations.customer import AssumedCustomerAccess

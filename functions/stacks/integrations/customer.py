@@ -10,8 +10,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 from pydantic import SecretStr
 
-from functions.shared.aws import session_client
-from functions.shared.customer_names import cloudformation_role_arn, deploy_role_arn
+from functions.shared.integrations.aws import session_client
+from functions.shared.logic.customer_names import cloudformation_role_arn, deploy_role_arn
 from functions.stacks.exceptions import CustomerAccessDenied, CustomerAwsFailure
 from functions.stacks.logic.ports import CfnStack, ChangeSet, ConnectionAccess
 from functions.stacks.logic.reconcile import StackSummary

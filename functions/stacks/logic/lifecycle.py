@@ -18,9 +18,9 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from functions.shared.audit import AuditDraft
-from functions.shared.auditing import RequestInfo, Result, draft, service_draft
-from functions.shared.principal import Principal, Role, require_role
+from functions.shared.logic.auditing import RequestInfo, Result, draft, service_draft
+from functions.shared.models.audit import AuditDraft
+from functions.shared.models.principal import Principal, Role, require_role
 from functions.stacks.exceptions import (
     ConnectionUnusable,
     CustomerAccessDenied,

@@ -10,8 +10,8 @@ from typing import Any, Literal, Protocol
 
 from pydantic import SecretStr
 
-from functions.shared.audit import AuditDraft
-from functions.shared.events import DomainEvent
+from functions.shared.models.audit import AuditDraft
+from functions.shared.models.events import DomainEvent
 from functions.stacks.models.stack import Stack, StackEvent, StackStatus
 
 

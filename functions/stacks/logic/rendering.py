@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functions.shared.customer_names import permissions_boundary_arn
+from functions.shared.logic.customer_names import permissions_boundary_arn
 from functions.stacks.logic.ports import ConnectionAccess
 from functions.stacks.models.stack import Stack
 

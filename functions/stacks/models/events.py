@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from functions.shared.events import DomainEvent
+from functions.shared.models.events import DomainEvent
 
 
 class StackEventBase(DomainEvent):

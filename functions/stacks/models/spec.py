@@ -35,7 +35,7 @@ Secret values are write-only. ``container.secret_env`` values are ``SecretStr``:
 ``str`` and every dump; ``str(ValidationError)`` leaves the input out (``hide_input_in_errors``), and
 the cross-field checks are placed so that their errors never carry a secret value either. Only a
 malformed secret value's *own* error holds it in ``errors()`` (pydantic's contract): an API answers
-with ``errors(include_input=False)``, as ``functions/shared/rest.py`` does.
+with ``errors(include_input=False)``, as ``functions/shared/rest/resolver.py`` does.
 
 stackpilot never keeps secret values: the API writes each one into the customer's Secrets Manager as
 ``<stack name>/<ENV_NAME>`` and stores :func:`spec_without_secrets` - the same JSON with every secret

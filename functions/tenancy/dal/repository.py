@@ -14,11 +14,11 @@ from pynamodb.exceptions import DoesNotExist, PynamoDBException
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from functions.shared import audit_store
-from functions.shared.audit import AuditDraft
-from functions.shared.audit_store import DynamoAuditLog, MutationConflict
-from functions.shared.dynamo import bind
-from functions.shared.principal import Role
+from functions.shared.dal import audit_store
+from functions.shared.dal.audit_store import DynamoAuditLog, MutationConflict
+from functions.shared.dal.dynamo import bind
+from functions.shared.models.audit import AuditDraft
+from functions.shared.models.principal import Role
 from functions.tenancy.dal.models import ApiKeyModel, MemberModel, OrgModel
 from functions.tenancy.exceptions import Conflict, NotFound
 from functions.tenancy.models.org import ApiKey, Member, Org

@@ -9,14 +9,15 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AwareDatetime
 
-from functions.shared import aws, rest
-from functions.shared.audit import AuditExport
-from functions.shared.audit_store import DynamoAuditLog
-from functions.shared.auditing import RequestInfo
 from functions.shared.clock import now
-from functions.shared.http import error_responses, invalid_request
+from functions.shared.dal.audit_store import DynamoAuditLog
+from functions.shared.integrations import aws
+from functions.shared.logic.auditing import RequestInfo
+from functions.shared.models.audit import AuditExport
+from functions.shared.models.principal import Principal
 from functions.shared.observability import logger
-from functions.shared.principal import Principal
+from functions.shared.rest import resolver as rest
+from functions.shared.rest.http import error_responses, invalid_request
 from functions.tenancy.dal import repository
 from functions.tenancy.exceptions import Conflict, InvalidRequest, KeySetUnavailable, NotFound
 from functions.tenancy.integrations.pepper import SecretsManagerPepper

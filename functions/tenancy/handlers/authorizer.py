@@ -11,9 +11,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from functions.shared import aws
-from functions.shared.audit_store import DynamoAuditLog
 from functions.shared.clock import now
+from functions.shared.dal.audit_store import DynamoAuditLog
+from functions.shared.integrations import aws
 from functions.shared.observability import logger as make_logger
 from functions.tenancy.dal import repository
 from functions.tenancy.exceptions import AccessDenied, InvalidToken

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from functions.shared.audit import GENESIS_HASH, Anchor, AuditEntry, AuditExport, verify
-from functions.shared.principal import Principal
+from functions.shared.logic.audit_chain import verify
+from functions.shared.models.audit import GENESIS_HASH, Anchor, AuditEntry, AuditExport
+from functions.shared.models.principal import Principal
 from functions.tenancy.exceptions import InvalidRequest
 from functions.tenancy.logic.ports import AuditReader, Clock
 from functions.tenancy.models.api import AuditPage, AuditVerification

@@ -6,7 +6,7 @@
    ``KeySetUnavailable`` (our fault, not theirs).
 2. Look the caller's role up (a token's own role claim is never trusted), so a role change takes
    effect on the very next request.
-3. Apply the route's rule from ``functions.shared.access``. A refusal is an ``AccessDenied`` (a 403),
+3. Apply the route's rule from ``functions.shared.logic.access``. A refusal is an ``AccessDenied`` (a 403),
    and a refused mutation is recorded in the org's audit log.
 """
 
@@ -20,9 +20,10 @@ from typing import Any
 import jwt
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from functions.shared.access import decide, route_access
-from functions.shared.audit import AuditDraft, AuditLog
-from functions.shared.principal import Identity, OrgId, Principal, UserId
+from functions.shared.logic.access import decide, route_access
+from functions.shared.logic.ports import AuditLog
+from functions.shared.models.audit import AuditDraft
+from functions.shared.models.principal import Identity, OrgId, Principal, UserId
 from functions.tenancy.exceptions import AccessDenied, InvalidToken
 from functions.tenancy.logic import api_keys
 from functions.tenancy.logic.ports import Clock, KeyLookup, KeyResolver, Pepper

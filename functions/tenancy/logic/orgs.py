@@ -11,8 +11,8 @@ import base64
 import secrets
 from dataclasses import dataclass
 
-from functions.shared.auditing import RequestInfo, draft
-from functions.shared.principal import Forbidden, Identity, Principal, Role
+from functions.shared.logic.auditing import RequestInfo, draft
+from functions.shared.models.principal import Forbidden, Identity, Principal, Role
 from functions.tenancy.exceptions import Conflict, NotFound
 from functions.tenancy.logic.ports import Clock, TenancyStore
 from functions.tenancy.models.api import (

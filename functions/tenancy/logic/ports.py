@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Protocol
 
-from functions.shared.audit import AuditDraft, AuditEntry
-from functions.shared.principal import Role
+from functions.shared.models.audit import AuditDraft, AuditEntry
+from functions.shared.models.principal import Role
 from functions.tenancy.models.org import ApiKey, Member, Org
 
 

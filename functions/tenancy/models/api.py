@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.shared.audit import AuditEntry, Finding
-from functions.shared.principal import Role, UserId
+from functions.shared.models.audit import AuditEntry, Finding
+from functions.shared.models.principal import Role, UserId
 from functions.tenancy.models.org import KeyId, OrgName
 
 _REQUEST = ConfigDict(extra="forbid")

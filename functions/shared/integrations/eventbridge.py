@@ -1,27 +1,11 @@
-"""The public event contract's base model and the EventBridge publisher every domain uses."""
+"""The EventBridge publisher every domain uses (the events are ``DomainEvent`` models)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from functions.shared.clock import now
-
-
-class DomainEvent(BaseModel):
-    """One event type = one subclass; ``SOURCE`` and ``DETAIL_TYPE`` name it on the bus."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    SOURCE: ClassVar[str]
-    DETAIL_TYPE: ClassVar[str]
-
-    schema_version: str = "1"
-    org_id: str = Field(min_length=1)
-    occurred_at: datetime = Field(default_factory=now)
+from functions.shared.models.events import DomainEvent
 
 
 class EventPublishError(Exception):

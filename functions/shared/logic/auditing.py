@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from functions.shared.audit import AuditDraft
-from functions.shared.principal import Principal
+from functions.shared.models.audit import AuditDraft
+from functions.shared.models.principal import Principal
 
 Result = Literal["succeeded", "denied", "failed"]
 

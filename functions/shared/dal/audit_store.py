@@ -19,8 +19,9 @@ from pynamodb.exceptions import PutError, PynamoDBException, TransactWriteError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from functions.shared.audit import AuditDraft, AuditEntry, chain
-from functions.shared.dynamo import bind, connection
+from functions.shared.dal.dynamo import bind, connection
+from functions.shared.logic.audit_chain import chain
+from functions.shared.models.audit import AuditDraft, AuditEntry
 from functions.shared.settings import ServiceSettings
 
 MAX_ATTEMPTS = 8

@@ -17,7 +17,7 @@ import botocore.session
 from pynamodb.connection import Connection
 from pynamodb.models import Model
 
-from functions.shared import aws
+from functions.shared.integrations import aws
 
 
 class _SessionConnection(Connection):

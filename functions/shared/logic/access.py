@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from functions.shared.principal import Role
+from functions.shared.models.principal import Role
 
 ANY_USER = "any-user"  # a verified user, member of no org yet (creating an org)
 

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from functions.shared.access import route_access
-from functions.shared.audit import AuditDraft, AuditLog
+from functions.shared.logic.access import route_access
+from functions.shared.logic.ports import AuditLog
+from functions.shared.models.audit import AuditDraft
 
 DENIED_STATUSES = frozenset({401, 403, 404})
 

@@ -15,13 +15,13 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from functions.shared.audit import AuditLog
-from functions.shared.audit_store import AuditUnavailable
-from functions.shared.auditing import RequestInfo, request_info
 from functions.shared.clock import now
-from functions.shared.http import error, invalid_request, refuse_non_json
-from functions.shared.principal import Forbidden, Identity, Principal, Unauthenticated
-from functions.shared.refusals import record_refusal
+from functions.shared.dal.audit_store import AuditUnavailable
+from functions.shared.logic.auditing import RequestInfo, request_info
+from functions.shared.logic.ports import AuditLog
+from functions.shared.models.principal import Forbidden, Identity, Principal, Unauthenticated
+from functions.shared.rest.http import error, invalid_request, refuse_non_json
+from functions.shared.rest.refusals import record_refusal
 
 COMMON_ERRORS: dict[type[Exception], int] = {Forbidden: 403, Unauthenticated: 401, AuditUnavailable: 503}
 
