@@ -1,32 +1,32 @@
-"""Domain errors. Class names are the contract with the ASL's Retry/Catch and the API's status codes."""
+"""Domain errors. Class names are the contract with the ASL's Retry/Catch; the kind each derives
+from (``functions/shared/errors.py``) is its answer to an API caller."""
 
 from __future__ import annotations
 
+from functions.shared.errors import Conflict, DependencyDown, InvalidField, NotFound, StackpilotError
 
-class AccountsError(Exception):
+
+class AccountsError(StackpilotError):
     """Base class; ``str(e)`` is a reason a user can act on."""
 
 
-class ConnectionNotFound(AccountsError):
+class ConnectionNotFound(AccountsError, NotFound):
     pass
 
 
-class ConnectionConflict(AccountsError):
+class ConnectionConflict(AccountsError, Conflict):
     pass
 
 
-class InvalidRequest(AccountsError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class InvalidRequest(AccountsError, InvalidField):
+    pass
 
 
-class ServiceUnavailable(AccountsError):
+class ServiceUnavailable(AccountsError, DependencyDown):
     """A dependency failed; nothing was left half-written."""
 
 
-class AwsUnavailable(AccountsError):
+class AwsUnavailable(AccountsError, DependencyDown):
     """A transient AWS failure (throttling, 5xx); workflows retry it."""
 
 
@@ -58,6 +58,11 @@ class CallbackRejected(AccountsError):
 
 class WaiterNotReady(AccountsError):
     """The workflow has not registered its task token yet: the delivery is retried."""
+
+
+class ResponseUrlRejected(AccountsError):
+    """The ResponseURL is not one stackpilot may PUT to. The message says why and never contains
+    the URL's query (it holds a signature)."""
 
 
 class ResponseDeliveryFailed(AccountsError):

@@ -1,14 +1,17 @@
-"""Tenancy's domain errors. Class names are the contract; messages are for the caller (no secrets)."""
+"""Tenancy's domain errors. Class names are the contract; messages are for the caller (no secrets).
+The kind each derives from (``functions/shared/errors.py``) is its answer to an API caller."""
 
 from __future__ import annotations
 
+from functions.shared import errors
 
-class TenancyError(Exception):
+
+class TenancyError(errors.StackpilotError):
     """Base of every tenancy error."""
 
 
 class InvalidToken(TenancyError):
-    """The caller's credentials were refused (a 401).
+    """The caller's credentials were refused (a 401, answered by the authorizer itself).
 
     ``reason`` names the check that failed, for logs; it never contains the token or its claims.
     """
@@ -19,29 +22,27 @@ class InvalidToken(TenancyError):
 
 
 class AccessDenied(TenancyError):
-    """Valid credentials, but the route's rule refuses this caller (a 403)."""
+    """Valid credentials, but the route's rule refuses this caller (a 403, by the authorizer)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
 
 
-class KeySetUnavailable(TenancyError):
-    """The issuer's JWKS could not be fetched or read: our fault, not the caller's (a 5xx)."""
+class KeySetUnavailable(TenancyError, errors.DependencyDown):
+    """The issuer's JWKS (or the API-key pepper) could not be read: our fault, not the caller's."""
 
 
-class NotFound(TenancyError):
+class NotFound(TenancyError, errors.NotFound):
     """No such object in the caller's org (another org's object looks exactly the same): a 404."""
 
 
-class Conflict(TenancyError):
+class Conflict(TenancyError, errors.Conflict):
     """The change conflicts with the org's current state (a 409)."""
 
 
-class InvalidRequest(TenancyError):
-    """A field's value is refused by a rule beyond its schema (a 422 naming it)."""
+class InvalidRequest(TenancyError, errors.InvalidField):
+    """A query value refused by a rule beyond its schema (a 422 naming it)."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+        super().__init__(field, message, location="query")

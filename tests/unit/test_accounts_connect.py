@@ -16,8 +16,9 @@ from functions.accounts.exceptions import (
 from functions.accounts.logic import connections
 from functions.accounts.models.api import ConnectAccountRequest
 from functions.accounts.models.connection import ConnectionStatus
+from functions.shared.errors import Forbidden
 from functions.shared.logic.auditing import RequestInfo
-from functions.shared.models.principal import Forbidden, Role
+from functions.shared.models.principal import Role
 from tests.fakes.accounts import FakeClock, FakeWorkflow
 from tests.unit.accounts_builders import ACCOUNT, OTHER_ORG, api_deps, principal
 

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from functions.shared.models.principal import Forbidden, Principal, Role
+from functions.shared.errors import Forbidden
+from functions.shared.models.principal import Principal, Role
 from functions.tenancy.exceptions import InvalidToken, NotFound
 from functions.tenancy.logic import api_keys, orgs
 from functions.tenancy.models.api import ChangeRoleRequest, CreateApiKeyRequest

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from functions.shared.models.principal import Forbidden, Identity, Role
+from functions.shared.errors import Forbidden
+from functions.shared.models.principal import Identity, Role
 from functions.tenancy.exceptions import Conflict, NotFound
 from functions.tenancy.logic import orgs
 from functions.tenancy.models.api import AddMemberRequest, ChangeRoleRequest, CreateOrgRequest

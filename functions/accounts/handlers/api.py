@@ -4,17 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.accounts.dal import repository
-from functions.accounts.exceptions import (
-    ConnectionConflict,
-    ConnectionNotFound,
-    InvalidRequest,
-    ServiceUnavailable,
-)
 from functions.accounts.integrations.templates import S3TemplateStore
 from functions.accounts.integrations.workflow import StepFunctionsWorkflow
 from functions.accounts.logic import connections
@@ -29,10 +22,10 @@ from functions.shared.logic.auditing import RequestInfo
 from functions.shared.models.principal import Principal
 from functions.shared.observability import logger
 from functions.shared.rest import resolver as rest
-from functions.shared.rest.http import error_responses, invalid_request
+from functions.shared.rest.http import error_responses
 
 log = logger("accounts")
-app = rest.rest_app(log, {ConnectionNotFound: 404, ConnectionConflict: 409, ServiceUnavailable: 503})
+app = rest.rest_app(log)
 ConnectionIdPath = Annotated[str, Path(pattern=r"^conn_[a-z0-9]{26}$", description="A connection id")]
 
 
@@ -105,11 +98,6 @@ def get_one(connection_id: ConnectionIdPath) -> ConnectionView:
 )
 def disconnect(connection_id: ConnectionIdPath) -> ConnectionView:
     return connections.disconnect(DEPS, _principal(), connection_id, _info())
-
-
-@app.exception_handler(InvalidRequest)
-def _invalid(exc: InvalidRequest) -> Response[Any]:
-    return invalid_request([{"loc": ("body", exc.field), "msg": exc.message}])
 
 
 @log.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)

@@ -41,6 +41,8 @@ from collections.abc import Callable
 from typing import Final
 from urllib.parse import parse_qsl, urlsplit
 
+from functions.accounts.exceptions import ResponseUrlRejected
+
 __all__ = [
     "MAX_RESPONSE_BODY_BYTES",
     "MAX_RESPONSE_URL_LENGTH",
@@ -74,11 +76,6 @@ _DIGITS_RE: Final = re.compile(r"\d{1,12}")
 # Shared address space (RFC 6598): not covered by ipaddress' is_private on every Python version.
 _CGNAT: Final = ipaddress.ip_network("100.64.0.0/10")
 _NAT64: Final = ipaddress.ip_network("64:ff9b::/96")
-
-
-class ResponseUrlRejected(Exception):
-    """The ResponseURL is not one stackpilot may PUT to. The message says why and never contains
-    the URL's query (it holds a signature)."""
 
 
 def allowed_hosts(region: str) -> frozenset[str]:

@@ -9,7 +9,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.secrets.dal import repository
-from functions.secrets.exceptions import KeyServiceUnavailable, SecretConflict, SecretNotFound
 from functions.secrets.integrations.kms import KmsDataKeys
 from functions.secrets.logic import secrets
 from functions.secrets.logic.secrets import SecretsDeps
@@ -21,10 +20,10 @@ from functions.shared.integrations import aws
 from functions.shared.models.principal import Principal
 from functions.shared.observability import logger
 from functions.shared.rest import resolver as rest
-from functions.shared.rest.http import error, error_responses
+from functions.shared.rest.http import error_responses
 
 log = logger("secrets")
-app = rest.rest_app(log, {SecretNotFound: 404, SecretConflict: 409})
+app = rest.rest_app(log)
 NamePath = Annotated[
     str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", description="The secret's name in your org")
 ]
@@ -76,12 +75,6 @@ def list_secrets() -> SecretList:
 def delete_secret(name: NamePath) -> Response[Any]:
     secrets.delete_secret(DEPS, _principal(), name, rest.request(app))
     return Response(status_code=204)
-
-
-@app.exception_handler(KeyServiceUnavailable)
-def _kms_unavailable(exc: KeyServiceUnavailable) -> Response[Any]:
-    log.error("key service unavailable", extra={"code": exc.code})
-    return error(503, "the key service is unavailable; nothing was changed")
 
 
 @log.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)

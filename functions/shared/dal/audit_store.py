@@ -20,6 +20,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from functions.shared.dal.dynamo import bind, connection
+from functions.shared.errors import DependencyDown
 from functions.shared.logic.audit_chain import chain
 from functions.shared.models.audit import AuditDraft, AuditEntry
 from functions.shared.settings import ServiceSettings
@@ -47,7 +48,7 @@ class AuditEntryModel(Model):
     hash = UnicodeAttribute()
 
 
-class AuditUnavailable(Exception):
+class AuditUnavailable(DependencyDown):
     """The entry could not be written, so nothing was changed (a 503)."""
 
 

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from functions.shared.errors import Forbidden, Unauthenticated
+
 OrgId = Annotated[str, StringConstraints(pattern=r"^org_[A-Za-z0-9_-]{1,64}$")]
 UserId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 PrincipalType = Literal["user", "api_key"]
@@ -95,14 +97,6 @@ class Principal(BaseModel):
             principal_type=context.get("principal_type") or "user",
             key_id=context.get("key_id") or None,
         )
-
-
-class Unauthenticated(Exception):
-    """The request carries no verified principal (a misconfigured route, never a client error)."""
-
-
-class Forbidden(Exception):
-    """The principal's role does not allow the action."""
 
 
 def require_role(principal: Principal, minimum: Role, action: str) -> None:

@@ -1,14 +1,15 @@
 """What every REST function of stackpilot shares: one resolver set-up, one error mapping, one entry.
 
-A domain names its own errors and their statuses (``errors``); the rest is common to all: a 422
-naming each field (never echoing what was sent: it may be a secret), 403 for a role that may not
-act, 401 for a request with no verified caller, 503 when the audit log cannot be written (so
-nothing changed), and the audit entry of every refused or failed mutation.
+Errors are answered by their kind (``functions/shared/errors.py``), here and nowhere else: a 422
+naming each field (never echoing what was sent: it may be a secret), 401 for a request with no
+verified caller, 403 for a role that may not act, 404 for another org's object as for none, 409 for a
+conflict, 424 when the customer's account refused us, 503 when a dependency failed (the audit log
+included: then nothing changed); and the audit entry of every refused or failed mutation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -16,22 +17,38 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from functions.shared.clock import now
-from functions.shared.dal.audit_store import AuditUnavailable
+from functions.shared.errors import (
+    Conflict,
+    CustomerRefused,
+    DependencyDown,
+    Forbidden,
+    InvalidField,
+    NotFound,
+    Unauthenticated,
+)
 from functions.shared.logic.auditing import RequestInfo, request_info
 from functions.shared.logic.ports import AuditLog
-from functions.shared.models.principal import Forbidden, Identity, Principal, Unauthenticated
+from functions.shared.models.principal import Identity, Principal
 from functions.shared.rest.http import error, invalid_request, refuse_non_json
 from functions.shared.rest.refusals import record_refusal
 
-COMMON_ERRORS: dict[type[Exception], int] = {Forbidden: 403, Unauthenticated: 401, AuditUnavailable: 503}
+#: Each kind of error and its status. A domain's exception answers as the kind it derives from.
+STATUSES: dict[type[Exception], int] = {
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    CustomerRefused: 424,
+    DependencyDown: 503,
+}
 
 
-def rest_app(log: Logger, errors: Mapping[type[Exception], int]) -> APIGatewayRestResolver:
-    """A resolver with validation on and every error class mapped to its status, in one place."""
+def rest_app(log: Logger) -> APIGatewayRestResolver:
+    """A resolver with validation on and every kind of error mapped to its answer."""
     app = APIGatewayRestResolver(enable_validation=True)
-
     app.exception_handler(RequestValidationError)(_malformed)
-    for exception, status in {**COMMON_ERRORS, **errors}.items():
+    app.exception_handler(InvalidField)(_invalid_field)
+    for exception, status in STATUSES.items():
         app.exception_handler(exception)(_answer(log, status))
     return app
 
@@ -41,12 +58,19 @@ def _malformed(exc: RequestValidationError) -> Response[Any]:
     return invalid_request([{k: v for k, v in e.items() if k not in ("input", "ctx")} for e in exc.errors()])
 
 
+def _invalid_field(exc: InvalidField) -> Response[Any]:
+    return invalid_request([{"loc": [exc.location, *exc.field.split(".")], "msg": exc.message}])
+
+
 def _answer(log: Logger, status: int) -> Callable[[Exception], Response[Any]]:
     def answer(exc: Exception) -> Response[Any]:
         if status == 401:
             return error(401, "Unauthorized")
         if status >= 500:
-            log.exception("dependency failure; nothing was changed")
+            detail = getattr(exc, "detail", None)
+            log.exception(
+                "dependency failure; nothing was changed", extra={"detail": detail} if detail else {}
+            )
         return error(status, str(exc))
 
     return answer

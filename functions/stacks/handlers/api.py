@@ -11,31 +11,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.shared.dal.audit_store import DynamoAuditLog
 from functions.shared.observability import logger
 from functions.shared.rest import resolver as rest
-from functions.shared.rest.http import error_responses, invalid_request
-from functions.stacks.exceptions import (
-    CustomerAccessDenied,
-    CustomerAwsFailure,
-    InvalidStackRequest,
-    ServiceUnavailable,
-    StackConflict,
-    StackNotFound,
-)
+from functions.shared.rest.http import error_responses
 from functions.stacks.handlers.composition import deps
 from functions.stacks.logic import lifecycle
 from functions.stacks.models.api import ResourceChange, StackHistory, StackList, StackPreview, StackView
 from functions.stacks.models.spec import StackChange, StackSpec
 
 log = logger("stacks")
-app = rest.rest_app(
-    log,
-    {
-        StackNotFound: 404,
-        StackConflict: 409,
-        CustomerAccessDenied: 424,
-        CustomerAwsFailure: 503,
-        ServiceUnavailable: 503,
-    },
-)
+app = rest.rest_app(log)
 StackIdPath = Annotated[str, Path(pattern=r"^stk_[a-z2-7]{26}$", description="A stack id")]
 AUDIT_LOG = DynamoAuditLog()
 DEPS = deps()
@@ -130,13 +113,6 @@ def events(
 def template(stack_id: StackIdPath) -> Response[str]:
     body = lifecycle.template(DEPS, rest.principal(app), stack_id)
     return Response(status_code=200, body=body, content_type="application/json")
-
-
-@app.exception_handler(InvalidStackRequest)
-def _invalid(exc: InvalidStackRequest) -> Response[Any]:
-    return invalid_request(
-        [{"loc": ["body", *exc.field.split(".")], "msg": exc.message, "type": "value_error"}]
-    )
 
 
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

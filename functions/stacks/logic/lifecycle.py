@@ -22,6 +22,7 @@ from functions.shared.logic.auditing import RequestInfo, Result, draft, service_
 from functions.shared.models.audit import AuditDraft
 from functions.shared.models.principal import Principal, Role, require_role
 from functions.stacks.exceptions import (
+    ChangeSetFailed,
     ConnectionUnusable,
     CustomerAccessDenied,
     CustomerAwsFailure,
@@ -29,6 +30,7 @@ from functions.stacks.exceptions import (
     ServiceUnavailable,
     StackConflict,
     StackNotFound,
+    StepOutdated,
 )
 from functions.stacks.logic import status as cfn
 from functions.stacks.logic.changes import ChangedSpec, apply_change, same_spec
@@ -482,14 +484,6 @@ def template(deps: StacksDeps, principal: Principal, stack_id: str) -> str:
 # --------------------------------------------------------------------------------------------------
 # Workflow steps
 # --------------------------------------------------------------------------------------------------
-
-
-class StepOutdated(Exception):
-    """The stack moved on to another operation: this execution's step has nothing to do."""
-
-
-class ChangeSetFailed(Exception):
-    """CloudFormation refused the change set (a template CloudFormation cannot apply, a quota...)."""
 
 
 def _current(deps: StacksDeps, org_id: str, stack_id: str, seq: int) -> Stack:

@@ -17,9 +17,8 @@ from functions.shared.models.audit import AuditExport
 from functions.shared.models.principal import Principal
 from functions.shared.observability import logger
 from functions.shared.rest import resolver as rest
-from functions.shared.rest.http import error_responses, invalid_request
+from functions.shared.rest.http import error_responses
 from functions.tenancy.dal import repository
-from functions.tenancy.exceptions import Conflict, InvalidRequest, KeySetUnavailable, NotFound
 from functions.tenancy.integrations.pepper import SecretsManagerPepper
 from functions.tenancy.logic import api_keys, audit_log, orgs
 from functions.tenancy.logic.api_keys import ApiKeysDeps
@@ -43,8 +42,7 @@ from functions.tenancy.models.api import (
 from functions.tenancy.settings import get_settings
 
 log = logger("tenancy")
-# KeySetUnavailable here: the API-key pepper could not be read (our fault, nothing changed).
-app = rest.rest_app(log, {NotFound: 404, Conflict: 409, KeySetUnavailable: 503})
+app = rest.rest_app(log)
 UserIdPath = Annotated[str, Path(min_length=1, max_length=255, description="The member's user id")]
 KeyIdPath = Annotated[str, Path(pattern=r"^[a-z2-7]{12}$", description="The key id (after 'sp_')")]
 # With an offset ("Z" or "+02:00"): a time without one names no instant, so it is a 422.
@@ -207,11 +205,6 @@ def verify_audit() -> AuditVerification:
 
 
 # -- errors ----------------------------------------------------------------------------------------
-
-
-@app.exception_handler(InvalidRequest)
-def _invalid(exc: InvalidRequest) -> Response[Any]:
-    return invalid_request([{"loc": ("query", exc.field), "msg": exc.message}])
 
 
 @log.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)

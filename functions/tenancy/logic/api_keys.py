@@ -15,8 +15,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from functions.shared.errors import Forbidden
 from functions.shared.logic.auditing import RequestInfo, draft
-from functions.shared.models.principal import Forbidden, Principal, Role, require_user
+from functions.shared.models.principal import Principal, Role, require_user
 from functions.tenancy.exceptions import InvalidToken, NotFound
 from functions.tenancy.logic.ports import Clock, KeyLookup, Pepper, TenancyStore
 from functions.tenancy.models.api import ApiKeyView, CreateApiKeyRequest, CreatedApiKey

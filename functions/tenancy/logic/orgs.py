@@ -11,8 +11,9 @@ import base64
 import secrets
 from dataclasses import dataclass
 
+from functions.shared.errors import Forbidden
 from functions.shared.logic.auditing import RequestInfo, draft
-from functions.shared.models.principal import Forbidden, Identity, Principal, Role
+from functions.shared.models.principal import Identity, Principal, Role
 from functions.tenancy.exceptions import Conflict, NotFound
 from functions.tenancy.logic.ports import Clock, TenancyStore
 from functions.tenancy.models.api import (
