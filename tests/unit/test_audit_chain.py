@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time as stopwatch
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal
 
@@ -13,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from functions.shared.logic import audit_chain
 from functions.shared.logic.audit_chain import chain, entry_hash, verify, verify_export
 from functions.shared.models.audit import (
     GENESIS_HASH,
@@ -288,12 +288,16 @@ def test_any_contiguous_slice_verifies_from_its_anchor(length: int, start: int) 
     assert verify(entries[start:], anchor, head_of(entries)).ok
 
 
-def test_ten_thousand_entries_verify_well_under_a_second() -> None:
+def test_ten_thousand_entries_verify_in_one_hash_each(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A count, not a time (the machine's speed is not the code's): verifying is linear, one sha256
+    # per intact entry, so a long chain verifies in a single pass.
     entries = build_chain(10_000)
-    began = stopwatch.perf_counter()
+    hashed = []
+    counting = audit_chain.entry_hash
+    monkeypatch.setattr(audit_chain, "entry_hash", lambda *a: hashed.append(1) or counting(*a))
     result = verify(entries, expected_head=head_of(entries))
     assert result.ok and result.checked == 10_000
-    assert stopwatch.perf_counter() - began < 1.0
+    assert len(hashed) == 10_000
 
 
 # --- export ---------------------------------------------------------------------------------------------

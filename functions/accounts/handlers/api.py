@@ -19,6 +19,7 @@ from functions.shared.dal.audit_store import DynamoAuditLog
 from functions.shared.integrations import aws
 from functions.shared.integrations.eventbridge import EventBridgePublisher
 from functions.shared.logic.auditing import RequestInfo
+from functions.shared.models.ids import CONNECTION_ID_PATTERN
 from functions.shared.models.principal import Principal
 from functions.shared.observability import logger
 from functions.shared.rest import resolver as rest
@@ -26,7 +27,7 @@ from functions.shared.rest.http import error_responses
 
 log = logger("accounts")
 app = rest.rest_app(log)
-ConnectionIdPath = Annotated[str, Path(pattern=r"^conn_[a-z0-9]{26}$", description="A connection id")]
+ConnectionIdPath = Annotated[str, Path(pattern=CONNECTION_ID_PATTERN, description="A connection id")]
 
 
 AUDIT_LOG = DynamoAuditLog()

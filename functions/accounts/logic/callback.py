@@ -31,12 +31,13 @@ from functions.accounts.models.callback import CustomResourceRequest
 from functions.accounts.models.connection import CallbackRequest, CallbackStatus, Connection, ConnectionStatus
 from functions.accounts.models.events import AccountDisconnected
 from functions.shared.logic.auditing import service_draft
+from functions.shared.models.ids import CONNECTION_ID_PATTERN
 
 log = logging.getLogger(__name__)
 
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
 STACK_ARN = re.compile(r"^arn:aws[a-z-]*:cloudformation:([a-z0-9-]+):(\d{12}):stack/[\w-]{1,128}/[\w-]+$")
-CONNECTION_ID = re.compile(r"^conn_[a-z0-9]{26}$")
+CONNECTION_ID = re.compile(CONNECTION_ID_PATTERN)
 
 
 class Outcome(StrEnum):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +25,7 @@ from functions.accounts.models.connection import Connection, ConnectionStatus
 from functions.accounts.models.events import AccountDisconnected
 from functions.shared.logic.auditing import RequestInfo, draft
 from functions.shared.logic.customer_names import TEMPLATE_VERSION, onboarding_stack_name, quick_create_url
+from functions.shared.models.ids import new_connection_id
 from functions.shared.models.principal import Principal, Role, require_role
 
 STACK_NAME_PREFIX = "stackpilot-"
@@ -52,10 +52,6 @@ class AccountsApiDeps:
     events: EventPublisher
     clock: Clock
     config: ConnectConfig
-
-
-def new_connection_id() -> str:
-    return "conn_" + base64.b32encode(secrets.token_bytes(16)).decode().rstrip("=").lower()
 
 
 def execution_name(connection_id: str) -> str:

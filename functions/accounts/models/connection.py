@@ -9,8 +9,6 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 AwsAccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
-ConnectionId = Annotated[str, StringConstraints(pattern=r"^conn_[a-z0-9]{26}$")]
-OrgId = Annotated[str, StringConstraints(pattern=r"^org_[A-Za-z0-9_-]{1,64}$")]
 
 
 class ConnectionStatus(StrEnum):

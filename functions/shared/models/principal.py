@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from functions.shared.errors import Forbidden, Unauthenticated
+from functions.shared.models.ids import OrgId
 
-OrgId = Annotated[str, StringConstraints(pattern=r"^org_[A-Za-z0-9_-]{1,64}$")]
 UserId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 PrincipalType = Literal["user", "api_key"]
 

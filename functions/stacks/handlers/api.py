@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.shared.dal.audit_store import DynamoAuditLog
+from functions.shared.models.ids import STACK_ID_PATTERN
 from functions.shared.observability import logger
 from functions.shared.rest import resolver as rest
 from functions.shared.rest.http import error_responses
@@ -19,7 +20,7 @@ from functions.stacks.models.spec import StackChange, StackSpec
 
 log = logger("stacks")
 app = rest.rest_app(log)
-StackIdPath = Annotated[str, Path(pattern=r"^stk_[a-z2-7]{26}$", description="A stack id")]
+StackIdPath = Annotated[str, Path(pattern=STACK_ID_PATTERN, description="A stack id")]
 AUDIT_LOG = DynamoAuditLog()
 DEPS = deps()
 

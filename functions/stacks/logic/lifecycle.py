@@ -8,9 +8,7 @@ late or repeated step of an older operation changes nothing.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -20,6 +18,7 @@ from pydantic import SecretStr
 
 from functions.shared.logic.auditing import RequestInfo, Result, draft, service_draft
 from functions.shared.models.audit import AuditDraft
+from functions.shared.models.ids import stack_id_for
 from functions.shared.models.principal import Principal, Role, require_role
 from functions.stacks.exceptions import (
     ChangeSetFailed,
@@ -76,12 +75,6 @@ class StacksDeps:
     wait_first_seconds: int = 10
     wait_max_seconds: int = 120
     give_up_seconds: int = 4 * 3600
-
-
-def stack_id_for(org_id: str, connection_id: str, region: str, name: str, stage: str) -> str:
-    """Deterministic: the same stack asked for twice is one stack (a retried POST is a 409, not two)."""
-    digest = hashlib.sha256(f"{org_id}|{connection_id}|{region}|{name}|{stage}".encode()).digest()
-    return "stk_" + base64.b32encode(digest[:16]).decode().rstrip("=").lower()
 
 
 def execution_name(stack: Stack) -> str:

@@ -62,6 +62,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from functions.shared.models.ids import ConnectionId
+
 STACK_NAME_PREFIX: Final = "stackpilot-"
 
 #: Environment variables stackpilot sets itself when a database is attached (libpq's standard names,
@@ -116,7 +118,6 @@ def _fail_ctx(kind: str, message: str, ctx: dict[str, Any]) -> PydanticCustomErr
 # Constrained scalars (declared once)
 # --------------------------------------------------------------------------------------------------
 
-ConnectionId = Annotated[str, StringConstraints(pattern=r"^conn_[a-z0-9]{26}$")]
 AwsRegion = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(?:-gov)?-[a-z]+-\d{1,2}$")]
 StackName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")]
 Stage = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]{0,15}$")]

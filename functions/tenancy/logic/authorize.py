@@ -23,7 +23,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from functions.shared.logic.access import decide, route_access
 from functions.shared.logic.ports import AuditLog
 from functions.shared.models.audit import AuditDraft
-from functions.shared.models.principal import Identity, OrgId, Principal, UserId
+from functions.shared.models.ids import OrgId
+from functions.shared.models.principal import Identity, Principal, UserId
 from functions.tenancy.exceptions import AccessDenied, InvalidToken
 from functions.tenancy.logic import api_keys
 from functions.tenancy.logic.ports import Clock, KeyLookup, KeyResolver, Pepper

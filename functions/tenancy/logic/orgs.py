@@ -7,12 +7,11 @@
 
 from __future__ import annotations
 
-import base64
-import secrets
 from dataclasses import dataclass
 
 from functions.shared.errors import Forbidden
 from functions.shared.logic.auditing import RequestInfo, draft
+from functions.shared.models.ids import new_org_id
 from functions.shared.models.principal import Identity, Principal, Role
 from functions.tenancy.exceptions import Conflict, NotFound
 from functions.tenancy.logic.ports import Clock, TenancyStore
@@ -31,10 +30,6 @@ from functions.tenancy.models.org import Member, Org
 class OrgsDeps:
     store: TenancyStore
     clock: Clock
-
-
-def new_org_id() -> str:
-    return "org_" + base64.b32encode(secrets.token_bytes(10)).decode().rstrip("=").lower()
 
 
 def create_org(deps: OrgsDeps, identity: Identity, request: CreateOrgRequest, info: RequestInfo) -> OrgView:

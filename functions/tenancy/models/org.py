@@ -7,7 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from functions.shared.models.principal import OrgId, Role, UserId
+from functions.shared.models.ids import OrgId
+from functions.shared.models.principal import Role, UserId
 
 KeyId = Annotated[str, StringConstraints(pattern=r"^[a-z2-7]{12}$")]
 OrgName = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
