@@ -33,7 +33,7 @@ EVENT_DRIVEN_TRANSITIONS = 4
 
 @dataclass(frozen=True)
 class WaitSchedule:
-    """AwaitStatus's timeouts without events: ``first``, then doubled up to ``cap`` (lifecycle.poll)."""
+    """AwaitStatus's timeouts without events: ``first``, then doubled up to ``cap`` (steps.poll)."""
 
     first: int
     cap: int

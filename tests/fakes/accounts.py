@@ -8,7 +8,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from functions.accounts.logic.response_url import check_response_url
-from functions.accounts.models.connection import CallbackRequest, CallbackStatus, Connection, ConnectionStatus
+from functions.accounts.models.connection import (
+    CallbackRequest,
+    CallbackStatus,
+    Connection,
+    ConnectionChanges,
+    ConnectionStatus,
+)
 from functions.shared.models.audit import AuditDraft
 from functions.shared.models.events import DomainEvent
 
@@ -22,6 +28,9 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
+
+
+NO_CHANGES = ConnectionChanges()
 
 
 @dataclass
@@ -64,13 +73,13 @@ class InMemoryConnections:
         to: ConnectionStatus,
         *,
         allowed_from: Sequence[ConnectionStatus],
+        changes: ConnectionChanges = NO_CHANGES,
         audit: AuditDraft | None = None,
-        **changes: Any,
     ) -> Connection | None:
         current = self.get(connection.org_id, connection.connection_id)
         if current is None or current.status not in allowed_from:
             return None
-        updated = current.model_copy(update={"status": to, **changes})
+        updated = current.model_copy(update={"status": to, **changes.given()})
         self.items[(connection.org_id, connection.connection_id)] = updated
         if audit is not None:
             self.audited.append(audit)
@@ -98,7 +107,7 @@ class InMemoryCallbacks:
 class FakeTemplates:
     objects: dict[str, str] = field(default_factory=dict)
 
-    def put(self, key: str, body: str) -> None:
+    def put(self, key: str, body: str, content_type: str = "application/json") -> None:
         self.objects[key] = body
 
     def presigned_url(self, key: str, expires_in: int) -> str:
@@ -107,6 +116,7 @@ class FakeTemplates:
 
 @dataclass
 class FakeWorkflow:
+    state_machine_arn: str = "arn:aws:states:us-east-1:123456789012:stateMachine:sm"
     started: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     stopped: list[str] = field(default_factory=list)
     resumed: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -117,7 +127,10 @@ class FakeWorkflow:
         if self.fail_start:
             raise RuntimeError("StartExecution failed")
         self.started.append((name, payload))
-        return f"arn:aws:states:us-east-1:123456789012:execution:sm:{name}"
+        return self.execution_arn(name)
+
+    def execution_arn(self, name: str) -> str:
+        return f"{self.state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
 
     def stop(self, execution_arn: str, cause: str) -> None:
         self.stopped.append(execution_arn)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from functions.shared.models.audit import AuditDraft
-from functions.stacks.logic.ports import ConnectionAccess
-from functions.stacks.logic.reconcile import StackGroup, StackSummary
-from functions.stacks.models.stack import Stack, StackEvent, StackStatus
+from functions.stacks.logic.ports import ConnectionAccess, StackGroup
+from functions.stacks.models.customer import StackSummary
+from functions.stacks.models.stack import ANY, Precondition, Stack, StackChanges, StackEvent, StackStatus
 
 ACCOUNT = "181818181818"
 REGION = "us-east-1"
@@ -44,24 +44,22 @@ class InMemoryStacks:
     def update(
         self,
         stack: Stack,
+        changes: StackChanges,
         *,
-        expect_seq: int | None = None,
-        expect_status: Sequence[StackStatus] | None = None,
-        expect_token: str | None = None,
+        expect: Precondition = ANY,
         event: StackEvent | None = None,
         audit: AuditDraft | None = None,
-        **changes: Any,
     ) -> Stack | None:
         self.calls["update"] += 1
         current = self.items.get((stack.org_id, stack.stack_id))
         if (
             current is None
-            or (expect_seq is not None and current.operation_seq != expect_seq)
-            or (expect_status is not None and current.status not in expect_status)
-            or (expect_token is not None and current.wait_token != expect_token)
+            or (expect.seq is not None and current.operation_seq != expect.seq)
+            or (expect.statuses is not None and current.status not in expect.statuses)
+            or (expect.wait_token is not None and current.wait_token != expect.wait_token)
         ):
             return None
-        updated = self.put(current.model_copy(update=changes))
+        updated = self.put(current.model_copy(update=changes.given()))
         if event is not None:
             self.add_history(updated, event)
         return updated
@@ -148,6 +146,9 @@ class FakeWorkflow:
     resumed: list[str] = field(default_factory=list)
 
     def start(self, *args: Any) -> str:
+        raise AssertionError("the sweep never starts a workflow")
+
+    def execution_arn(self, name: str) -> str:
         raise AssertionError("the sweep never starts a workflow")
 
     def resume(self, token: str, output: dict[str, Any]) -> bool:

@@ -49,7 +49,9 @@ def api_deps(clock: FakeClock | None = None, **overrides: Any) -> AccountsApiDep
     values: dict[str, Any] = {
         "connections": InMemoryConnections(),
         "templates": FakeTemplates(),
-        "workflow": FakeWorkflow(),
+        "workflow": FakeWorkflow(
+            state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:stackpilot-test-connect-account"
+        ),
         "events": RecordingEvents(),
         "clock": clock or FakeClock(),
         "config": ConnectConfig(
@@ -58,7 +60,6 @@ def api_deps(clock: FakeClock | None = None, **overrides: Any) -> AccountsApiDep
             assumer_role_arn="arn:aws:iam::123456789012:role/stackpilot-test-customer-assumer",
             callback_topic_name="stackpilot-test-connection-callbacks",
             event_bus_name="stackpilot-test",
-            state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:stackpilot-test-connect-account",
             connect_window_seconds=3600,
             home_region="us-east-1",
         ),

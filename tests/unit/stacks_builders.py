@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from functions.stacks.logic.reconcile import StackGroup, StackSummary
+from functions.stacks.logic.ports import StackGroup
+from functions.stacks.models.customer import StackSummary
+from functions.stacks.models.spec import StackSpec
 from functions.stacks.models.stack import Stack, StackStatus
 from tests.fakes.stacks import ACCOUNT, REGION
 
@@ -39,7 +41,15 @@ def stack(
         name=name,
         stage="dev",
         cfn_stack_name=cfn_name,
-        spec={"name": name, "stage": "dev"},
+        spec=StackSpec.model_validate(
+            {
+                "connection_id": CONN,  # the spec as asked; the record's connection_id is what counts
+                "region": region,
+                "name": f"s-{name}".lower().replace("_", "-"),  # a valid name (the record's name counts)
+                "stage": "dev",
+                "container": {"image": "public.ecr.aws/nginx/nginx:1.27"},
+            }
+        ),
         status=status,
         operation="create",
         cfn_stack_id=cfn_id(cfn_name) if with_id else None,

@@ -9,7 +9,7 @@ import pytest
 from functions.accounts.exceptions import WaiterNotReady
 from functions.accounts.logic.callback import CallbackDeps, Outcome, handle_request, request_key
 from functions.accounts.models.callback import CustomResourceRequest
-from functions.accounts.models.connection import CallbackStatus, ConnectionStatus
+from functions.accounts.models.connection import CallbackStatus, ConnectionChanges, ConnectionStatus
 from tests.fakes.accounts import (
     FakeClock,
 )
@@ -87,7 +87,10 @@ def test_an_expired_nonce_is_refused(deps: CallbackDeps, clock: FakeClock) -> No
 def test_a_used_nonce_is_refused(deps: CallbackDeps) -> None:
     conn = deps.connections.find_by_id(CONN_ID)
     deps.connections.transition(
-        conn, ConnectionStatus.CONNECTED, allowed_from=[ConnectionStatus.PENDING], nonce_hash=None
+        conn,
+        ConnectionStatus.CONNECTED,
+        allowed_from=[ConnectionStatus.PENDING],
+        changes=ConnectionChanges(nonce_hash=None),
     )  # type: ignore[arg-type]
     handle(deps, custom_resource_request(RequestId="req-2"))
     assert "CONNECTED, not PENDING" in failed_reason(deps)
@@ -141,7 +144,10 @@ def test_a_hostile_response_url_is_never_fetched(deps: CallbackDeps, url: str) -
 def test_deleting_the_stack_disconnects_and_always_succeeds(deps: CallbackDeps) -> None:
     conn = deps.connections.find_by_id(CONN_ID)
     deps.connections.transition(
-        conn, ConnectionStatus.CONNECTED, allowed_from=[ConnectionStatus.PENDING], stack_id=STACK_ID
+        conn,
+        ConnectionStatus.CONNECTED,
+        allowed_from=[ConnectionStatus.PENDING],
+        changes=ConnectionChanges(stack_id=STACK_ID),
     )  # type: ignore[arg-type]
     handle(deps, custom_resource_request("Delete", PhysicalResourceId=CONN_ID, RequestId="req-9"))
     assert deps.connections.find_by_id(CONN_ID).status is ConnectionStatus.DISCONNECTED  # type: ignore[union-attr]
@@ -163,7 +169,10 @@ def test_a_delete_that_names_no_connection_of_this_stack_is_a_successful_noop(
 def test_an_update_starts_a_reverification(deps: CallbackDeps) -> None:
     conn = deps.connections.find_by_id(CONN_ID)
     deps.connections.transition(
-        conn, ConnectionStatus.CONNECTED, allowed_from=[ConnectionStatus.PENDING], stack_id=STACK_ID
+        conn,
+        ConnectionStatus.CONNECTED,
+        allowed_from=[ConnectionStatus.PENDING],
+        changes=ConnectionChanges(stack_id=STACK_ID),
     )  # type: ignore[arg-type]
     assert (
         handle(deps, custom_resource_request("Update", PhysicalResourceId=CONN_ID, RequestId="u1"))

@@ -11,13 +11,14 @@ from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
 
 from functions.stacks.exceptions import InvalidStackRequest
-from functions.stacks.logic.changes import MASK, apply_change, merge, same_spec
-from functions.stacks.models.spec import StackChange, StackSpec, spec_without_secrets
+from functions.stacks.logic.changes import apply_change, merge, same_spec
+from functions.stacks.models.spec import SECRET_MASK as MASK
+from functions.stacks.models.spec import StackChange, StackSpec, masked
 
 CONNECTION = "conn_" + "a" * 26
 
 
-def stored(**container: Any) -> dict[str, Any]:
+def stored(**container: Any) -> StackSpec:
     spec = StackSpec.model_validate(
         {
             "connection_id": CONNECTION,
@@ -29,7 +30,12 @@ def stored(**container: Any) -> dict[str, Any]:
         },
         strict=False,
     )
-    return spec_without_secrets(spec)
+    return masked(spec)
+
+
+def js(spec: StackSpec) -> dict[str, Any]:
+    """The spec as JSON, as it is stored and shown."""
+    return spec.model_dump(mode="json")
 
 
 def change(body: dict[str, Any]) -> StackChange:
@@ -39,28 +45,27 @@ def change(body: dict[str, Any]) -> StackChange:
 def test_only_what_is_given_changes() -> None:
     before = stored(env={"A": "1", "B": "2"})
     changed = apply_change(before, change({"container": {"desired_count": 3, "env": {"A": None, "C": "3"}}}))
-    after = changed.stored
+    after = js(changed.stored)
     assert after["container"]["desired_count"] == 3
     assert after["container"]["env"] == {"B": "2", "C": "3"}
     assert {k: v for k, v in after.items() if k != "container"} == {
-        k: v for k, v in before.items() if k != "container"
+        k: v for k, v in js(before).items() if k != "container"
     }
 
 
 def test_null_removes_the_bastion_and_the_certificate_but_never_the_database() -> None:
     before = stored()
     with_bastion = apply_change(before, change({"bastion": {}})).stored
-    assert with_bastion["bastion"] == {"instance_type": "t3.micro"}
-    assert apply_change(with_bastion, change({"bastion": None})).stored["bastion"] is None
+    assert js(with_bastion)["bastion"] == {"instance_type": "t3.micro"}
+    assert js(apply_change(with_bastion, change({"bastion": None})).stored)["bastion"] is None
     with pytest.raises(InvalidStackRequest) as refused:
         apply_change(before, change({"database": None}))
     assert refused.value.field == "database"
 
 
 def test_a_database_added_by_a_change_gets_its_defaults() -> None:
-    before = stored()
-    before["database"] = None
-    after = apply_change(before, change({"database": {"instance_class": "db.t3.small"}})).stored
+    before = stored().model_copy(update={"database": None})
+    after = js(apply_change(before, change({"database": {"instance_class": "db.t3.small"}})).stored)
     assert after["database"]["instance_class"] == "db.t3.small"
     assert after["database"]["allocated_storage_gb"] == 20
 
@@ -80,13 +85,12 @@ def test_a_change_that_breaks_the_whole_spec_names_the_field() -> None:
 
 
 def test_secret_values_are_set_apart_masked_in_what_is_kept_and_never_in_an_error() -> None:
-    before = stored()
-    before["container"]["secret_env"] = {"OLD": MASK, "GONE": MASK}
+    before = stored(secret_env={"OLD": MASK, "GONE": MASK})
     body = {"container": {"secret_env": {"NEW": "v@lue-1", "GONE": None}}}
     changed = apply_change(before, change(body))
     assert changed.write_secrets == {"NEW": SecretStr("v@lue-1")}
     assert changed.removed_secrets == {"GONE"}
-    assert changed.stored["container"]["secret_env"] == {"NEW": MASK, "OLD": MASK}
+    assert js(changed.stored)["container"]["secret_env"] == {"NEW": MASK, "OLD": MASK}
     assert "v@lue-1" not in repr(changed) + str(changed.stored)
     with pytest.raises(InvalidStackRequest) as refused:
         apply_change(before, change({"container": {"secret_env": {"PGHOST": "secret!!"}}}))

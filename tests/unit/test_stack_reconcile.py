@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
 from functions.stacks.exceptions import CustomerAccessDenied
 from functions.stacks.logic import reconcile
-from functions.stacks.logic.lifecycle import StacksDeps
-from functions.stacks.logic.reconcile import StackGroup, StackSummary
+from functions.stacks.logic.account_status import StatusDeps
+from functions.stacks.logic.ports import StackGroup
+from functions.stacks.models.customer import StackSummary
 from functions.stacks.models.events import StackStatusChanged
 from functions.stacks.models.stack import StackStatus
 from tests.fakes.accounts import FakeClock, RecordingEvents
@@ -28,17 +28,13 @@ class World:
     customer: FakeCustomer
     workflow: FakeWorkflow
     events: RecordingEvents
-    deps: StacksDeps
+    deps: reconcile.ReconcileDeps
 
     def sweep(self, group: StackGroup = GROUP) -> reconcile.SweepResult:
-        return reconcile.sweep(self.deps, self.stacks, self.customer, group)
+        return reconcile.sweep(self.deps, group)
 
     def status_changes(self) -> list[StackStatusChanged]:
         return [e for e in self.events.published if isinstance(e, StackStatusChanged)]
-
-
-def _unused(*_: Any, **__: Any) -> Any:
-    raise AssertionError("the sweep does not use this")
 
 
 @pytest.fixture
@@ -46,16 +42,11 @@ def world() -> World:
     stacks, connections, customer = InMemoryStacks(), FakeConnections(), FakeCustomer()
     workflow, events = FakeWorkflow(), RecordingEvents()
     connections.add(ORG, CONN)
-    deps = StacksDeps(
-        stacks=stacks,
+    deps = reconcile.ReconcileDeps(
+        status=StatusDeps(stacks=stacks, workflow=workflow, events=events, clock=FakeClock()),
         connections=connections,
-        customer=customer,  # type: ignore[arg-type]  # the sweep lists; the workflow's methods go unused
-        templates=_unused,  # type: ignore[arg-type]
-        workflow=workflow,
-        events=events,
-        clock=FakeClock(),
-        render=_unused,
-        audit=_unused,  # type: ignore[arg-type]
+        groups=stacks,
+        listing=customer,
     )
     return World(stacks, connections, customer, workflow, events, deps)
 

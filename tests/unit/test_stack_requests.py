@@ -10,8 +10,8 @@ import pytest
 from functions.shared.logic.auditing import RequestInfo
 from functions.shared.models.principal import Principal, Role
 from functions.stacks.exceptions import ServiceUnavailable
-from functions.stacks.logic import lifecycle
-from functions.stacks.models.spec import StackChange
+from functions.stacks.logic import account_status, changes, requests
+from functions.stacks.models.spec import StackChange, StackSpec
 from functions.stacks.models.stack import StackStatus
 from tests.fakes.accounts import FakeClock, RecordingEvents
 from tests.fakes.stacks import FakeConnections, InMemoryStacks
@@ -30,6 +30,9 @@ class DownWorkflow:
     def start(self, *args: Any) -> str:
         raise RuntimeError("Step Functions unavailable")
 
+    def execution_arn(self, name: str) -> str:
+        return f"arn:aws:states:us-east-1:123456789012:execution:provision-stack:{name}"
+
     def resume(self, token: str, output: dict[str, Any]) -> bool:
         raise AssertionError("nothing waits")
 
@@ -43,20 +46,21 @@ class Audit:
 
 
 @pytest.fixture
-def stuck() -> tuple[lifecycle.StacksDeps, InMemoryStacks]:
+def stuck() -> tuple[requests.RequestDeps, InMemoryStacks]:
     stacks, connections = InMemoryStacks(), FakeConnections()
     connections.add(ORG, CONN)
-    stacks.put(stack("steady").model_copy(update={"spec": SPEC}))
-    deps = lifecycle.StacksDeps(
+    stacks.put(stack("steady").model_copy(update={"spec": StackSpec.model_validate(SPEC)}))
+    deps = requests.RequestDeps(
         stacks=stacks,
         connections=connections,
         customer=None,  # type: ignore[arg-type]  # no secret env: the account is not reached
         templates=None,  # type: ignore[arg-type]
-        workflow=DownWorkflow(),
+        provision=DownWorkflow(),
+        deletion=DownWorkflow(),
+        audit=Audit(),
         events=RecordingEvents(),
         clock=FakeClock(),
         render=lambda *a, **k: "",
-        audit=Audit(),
     )
     return deps, stacks
 
@@ -67,7 +71,7 @@ INFO = RequestInfo(request_id="req-1", source="127.0.0.1")
 
 @pytest.mark.parametrize("operation", ["update", "delete"])
 def test_a_workflow_that_cannot_start_leaves_the_stack_as_it_was(
-    stuck: tuple[lifecycle.StacksDeps, InMemoryStacks], operation: str
+    stuck: tuple[requests.RequestDeps, InMemoryStacks], operation: str
 ) -> None:
     deps, stacks = stuck
     before = stacks.get(ORG, "stk_steady")
@@ -75,26 +79,31 @@ def test_a_workflow_that_cannot_start_leaves_the_stack_as_it_was(
     with pytest.raises(ServiceUnavailable):
         if operation == "update":
             change = StackChange.model_validate({"container": {"desired_count": 3}})
-            lifecycle.request_update(deps, PRINCIPAL, "stk_steady", change, INFO)
+            requests.request_update(deps, PRINCIPAL, "stk_steady", change, INFO)
         else:
-            lifecycle.request_delete(deps, PRINCIPAL, "stk_steady", INFO)
+            requests.request_delete(deps, PRINCIPAL, "stk_steady", INFO)
     after = stacks.get(ORG, "stk_steady")
     assert after is not None
     assert after.status is StackStatus.READY and after.operation == before.operation
     assert after.spec == before.spec and after.secret_arns == before.secret_arns
     assert after.reason is not None and "could not be started" in after.reason
     # AND the same request, retried, is a real change again (not "changes nothing")
-    assert not lifecycle.same_spec(
+    assert not changes.same_spec(
         after.spec,
-        lifecycle.apply_change(after.spec, StackChange.model_validate({"container": {"desired_count": 3}})),
+        changes.apply_change(after.spec, StackChange.model_validate({"container": {"desired_count": 3}})),
     )
 
 
 @pytest.mark.parametrize("stack_id", ["", "stk_steady", "arn:aws:s3:::bucket"])
 def test_a_status_event_without_a_stack_arn_is_dropped_before_any_lookup(
-    stuck: tuple[lifecycle.StacksDeps, InMemoryStacks], stack_id: str
+    stuck: tuple[requests.RequestDeps, InMemoryStacks], stack_id: str
 ) -> None:
     deps, stacks = stuck
     lookups = stacks.calls["get"]
-    outcome = lifecycle.on_status_event(deps, "181818181818", "us-east-1", stack_id, "CREATE_COMPLETE", None)
+    status = account_status.StatusDeps(
+        stacks=stacks, workflow=deps.provision, events=deps.events, clock=deps.clock
+    )
+    outcome = account_status.on_status_event(
+        status, "181818181818", "us-east-1", stack_id, "CREATE_COMPLETE", None
+    )
     assert outcome == "not a stack id" and stacks.calls["get"] == lookups

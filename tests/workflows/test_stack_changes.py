@@ -230,14 +230,14 @@ def test_a_connection_revoked_under_a_running_update_ends_it_failed_with_what_to
 def test_a_lambda_error_inside_the_workflow_ends_failed_without_internals(
     stackpilot: LocalStackpilot, connected: tuple[Api, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from functions.stacks.logic import lifecycle
+    from functions.stacks.logic import steps
 
     api, connection_id = connected
 
     def crash(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("simulated crash at 0xdeadbeef")
 
-    monkeypatch.setattr(lifecycle, "start_change", crash)
+    monkeypatch.setattr(steps, "start_change", crash)
     created = api.request("POST", "/stacks", spec(connection_id, name="crashed", database=None))
     assert created.status == 202, created
     stack = wait_settled(api, created.body["stack_id"])

@@ -6,17 +6,24 @@ from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist
 
 from functions.accounts.dal.models import CallbackRequestModel, ConnectionModel
-from functions.accounts.models.connection import CallbackRequest, CallbackStatus, Connection, ConnectionStatus
+from functions.accounts.models.connection import (
+    CallbackRequest,
+    CallbackStatus,
+    Connection,
+    ConnectionChanges,
+    ConnectionStatus,
+)
 from functions.accounts.settings import AccountsSettings
 from functions.shared.dal import audit_store
-from functions.shared.dal.audit_store import DynamoAuditLog, MutationConflict
+from functions.shared.dal.audit_store import DynamoAuditLog, MutationConflict, apply_writes
 from functions.shared.dal.dynamo import bind
 from functions.shared.models.audit import AuditDraft
 
 CALLBACK_RETENTION = timedelta(days=7)
+NO_CHANGES = ConnectionChanges()
 
 
 def configure(*, accounts_table: str, callbacks_table: str, region: str) -> None:
@@ -33,11 +40,6 @@ def configure_from(settings: AccountsSettings) -> None:
     audit_store.configure_from(settings)
 
 
-def _conditional_failed(exc: Exception) -> bool:
-    cause = getattr(exc, "cause_response_code", None)
-    return cause == "ConditionalCheckFailedException"
-
-
 def _to_connection(item: ConnectionModel) -> Connection:
     return Connection.model_validate(
         {name: getattr(item, name) for name in Connection.model_fields if hasattr(item, name)}
@@ -51,10 +53,7 @@ class DynamoConnectionRepository:
     def create(self, connection: Connection, audit: AuditDraft | None = None) -> None:
         item = ConnectionModel(**connection.model_dump(mode="python"))
         condition = ConnectionModel.connection_id.does_not_exist()
-        if audit is None:
-            item.save(condition=condition)
-            return
-        self._audit.transact(audit, lambda tx: tx.save(item, condition=condition))
+        self._audit.change(audit, lambda tx: tx.save(item, condition=condition))
 
     def get(self, org_id: str, connection_id: str) -> Connection | None:
         try:
@@ -81,15 +80,12 @@ class DynamoConnectionRepository:
 
     def set_task_token(self, org_id: str, connection_id: str, task_token: str) -> bool:
         item = ConnectionModel(org_id=org_id, connection_id=connection_id)
+        actions = [ConnectionModel.task_token.set(task_token)]
+        pending = ConnectionModel.status == ConnectionStatus.PENDING.value
         try:
-            item.update(
-                actions=[ConnectionModel.task_token.set(task_token)],
-                condition=ConnectionModel.status == ConnectionStatus.PENDING.value,
-            )
-        except UpdateError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
+            apply_writes(lambda tx: tx.update(item, actions=actions, condition=pending))
+        except MutationConflict:
+            return False
         return True
 
     def transition(
@@ -98,30 +94,25 @@ class DynamoConnectionRepository:
         to: ConnectionStatus,
         *,
         allowed_from: Sequence[ConnectionStatus],
+        changes: ConnectionChanges = NO_CHANGES,
         audit: AuditDraft | None = None,
-        **changes: Any,
     ) -> Connection | None:
         item = ConnectionModel(org_id=connection.org_id, connection_id=connection.connection_id)
         actions: list[Any] = [ConnectionModel.status.set(to.value), ConnectionModel.version.add(1)]
-        for name, value in changes.items():
+        for name, value in changes.given().items():
             attribute = getattr(ConnectionModel, name)
             actions.append(attribute.remove() if value is None else attribute.set(value))
         condition = ConnectionModel.connection_id.exists() & ConnectionModel.status.is_in(
             *(s.value for s in allowed_from)
         )
-        if audit is not None:
-            try:
-                self._audit.transact(audit, lambda tx: tx.update(item, actions=actions, condition=condition))
-            except MutationConflict:
-                return None
-            return self.get(connection.org_id, connection.connection_id)
         try:
-            item.update(actions=actions, condition=condition)
-        except UpdateError as exc:
-            if _conditional_failed(exc):
-                return None
-            raise
-        return _to_connection(item)
+            self._audit.change(audit, lambda tx: tx.update(item, actions=actions, condition=condition))
+        except MutationConflict:
+            return None
+        # A direct update reads the item back (ALL_NEW); a transaction does not.
+        return (
+            _to_connection(item) if audit is None else self.get(connection.org_id, connection.connection_id)
+        )
 
 
 class DynamoCallbackRepository:
@@ -130,12 +121,11 @@ class DynamoCallbackRepository:
             **request.model_dump(mode="python"),
             expires_at=request.received_at + CALLBACK_RETENTION,
         )
+        new = CallbackRequestModel.request_key.does_not_exist()
         try:
-            item.save(condition=CallbackRequestModel.request_key.does_not_exist())
-        except PutError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
+            apply_writes(lambda tx: tx.save(item, condition=new))
+        except MutationConflict:
+            return False
         return True
 
     def get(self, request_key: str) -> CallbackRequest | None:

@@ -8,36 +8,13 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from functions.accounts.dal import repository
-from functions.accounts.integrations.cfn_response import responder
-from functions.accounts.integrations.workflow import StepFunctionsWorkflow
-from functions.accounts.logic.callback import CallbackDeps, handle_request
+from functions.accounts.handlers import composition
+from functions.accounts.logic.callback import handle_request
 from functions.accounts.models.callback import CustomResourceRequest
-from functions.accounts.settings import get_settings
-from functions.shared.clock import now
-from functions.shared.integrations import aws
-from functions.shared.integrations.eventbridge import EventBridgePublisher
 from functions.shared.observability import logger
 
 log = logger("accounts")
-
-
-def _deps() -> CallbackDeps:
-    s = get_settings()
-    repository.configure_from(s)
-    return CallbackDeps(
-        connections=repository.DynamoConnectionRepository(),
-        callbacks=repository.DynamoCallbackRepository(),
-        workflow=StepFunctionsWorkflow(aws.client("stepfunctions"), s.connect_account_state_machine_arn),
-        responder=responder(s.response_url_endpoint_override, aws.LazyClient("s3")),
-        events=EventBridgePublisher(aws.LazyClient("events"), s.event_bus_name),  # Delete only
-        clock=now,
-        supported_regions=s.supported_regions,
-        connect_window_seconds=s.connect_window_seconds,
-    )
-
-
-DEPS = _deps()
+DEPS = composition.callback_deps()
 
 
 @log.inject_lambda_context(clear_state=True)

@@ -6,15 +6,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.accounts.dal import repository
 from functions.accounts.exceptions import ConnectionClosed
-from functions.accounts.settings import get_settings
+from functions.accounts.handlers import composition
 from functions.shared.observability import logger
 
 log = logger("accounts")
-_s = get_settings()
-repository.configure_from(_s)
-CONNECTIONS = repository.DynamoConnectionRepository()
+CONNECTIONS = composition.connections()
 
 
 @log.inject_lambda_context(clear_state=True)

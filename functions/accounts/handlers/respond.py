@@ -6,21 +6,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.accounts.dal import repository
-from functions.accounts.integrations.cfn_response import responder
-from functions.accounts.logic.respond import RespondDeps, answer_cloudformation
-from functions.accounts.settings import get_settings
-from functions.shared.integrations import aws
+from functions.accounts.handlers import composition
+from functions.accounts.logic.respond import answer_cloudformation
 from functions.shared.observability import logger
 
 log = logger("accounts")
-_s = get_settings()
-repository.configure_from(_s)
-DEPS = RespondDeps(
-    connections=repository.DynamoConnectionRepository(),
-    callbacks=repository.DynamoCallbackRepository(),
-    responder=responder(_s.response_url_endpoint_override, aws.LazyClient("s3")),  # local cloud only
-)
+DEPS = composition.respond_deps()
 
 
 @log.inject_lambda_context(clear_state=True)

@@ -6,20 +6,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.accounts.dal import repository
-from functions.accounts.integrations.role_probe import StsRoleProbe
-from functions.accounts.logic.verification import VerifyDeps, verify_role
-from functions.accounts.settings import get_settings
-from functions.shared.integrations import aws
+from functions.accounts.handlers import composition
+from functions.accounts.logic.verification import verify_role
 from functions.shared.observability import logger
 
 log = logger("accounts")
-_s = get_settings()
-repository.configure_from(_s)
-DEPS = VerifyDeps(
-    connections=repository.DynamoConnectionRepository(),
-    probe=StsRoleProbe(aws.client("sts"), _s.customer_assumer_role_arn, _s.aws_region),
-)
+DEPS = composition.verify_deps()
 
 
 @log.inject_lambda_context(clear_state=True)

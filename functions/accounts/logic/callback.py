@@ -28,7 +28,13 @@ from functions.accounts.logic.ports import (
 )
 from functions.accounts.logic.response_url import ResponseUrlRejected
 from functions.accounts.models.callback import CustomResourceRequest
-from functions.accounts.models.connection import CallbackRequest, CallbackStatus, Connection, ConnectionStatus
+from functions.accounts.models.connection import (
+    CallbackRequest,
+    CallbackStatus,
+    Connection,
+    ConnectionChanges,
+    ConnectionStatus,
+)
 from functions.accounts.models.events import AccountDisconnected
 from functions.shared.logic.auditing import service_draft
 from functions.shared.models.ids import CONNECTION_ID_PATTERN
@@ -180,10 +186,12 @@ def _delete(deps: CallbackDeps, req: CustomResourceRequest, stored: CallbackRequ
                 time=deps.clock(),
                 reason="the customer deleted the role stack",
             ),
-            reason="the customer deleted the role stack",
-            task_token=None,
-            nonce_hash=None,
-            updated_at=deps.clock(),
+            changes=ConnectionChanges(
+                reason="the customer deleted the role stack",
+                task_token=None,
+                nonce_hash=None,
+                updated_at=deps.clock(),
+            ),
         )
         if updated is not None:
             deps.events.publish(

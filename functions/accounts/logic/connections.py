@@ -21,7 +21,7 @@ from functions.accounts.logic.ports import (
     Workflow,
 )
 from functions.accounts.models.api import ConnectAccountRequest, ConnectionView
-from functions.accounts.models.connection import Connection, ConnectionStatus
+from functions.accounts.models.connection import Connection, ConnectionChanges, ConnectionStatus
 from functions.accounts.models.events import AccountDisconnected
 from functions.shared.logic.auditing import RequestInfo, draft
 from functions.shared.logic.customer_names import TEMPLATE_VERSION, onboarding_stack_name, quick_create_url
@@ -39,7 +39,6 @@ class ConnectConfig:
     assumer_role_arn: str
     callback_topic_name: str
     event_bus_name: str
-    state_machine_arn: str
     connect_window_seconds: int
     home_region: str  # where the bus lives; customers' status-forwarding rules target it cross-region
 
@@ -111,7 +110,7 @@ def connect_account(
         created_at=now,
         updated_at=now,
         created_by=principal.user_id,
-        execution_arn=_execution_arn(cfg.state_machine_arn, connection_id),
+        execution_arn=deps.workflow.execution_arn(execution_name(connection_id)),
     )
     audit = draft(
         principal,
@@ -162,10 +161,12 @@ def disconnect(
         audit=draft(
             principal, info, action="account.disconnect", target=f"connection:{connection_id}", time=now
         ),
-        reason=f"disconnected by {principal.actor}; delete the customer stack to remove the role",
-        nonce_hash=None,
-        task_token=None,
-        updated_at=now,
+        changes=ConnectionChanges(
+            reason=f"disconnected by {principal.actor}; delete the customer stack to remove the role",
+            nonce_hash=None,
+            task_token=None,
+            updated_at=now,
+        ),
     )
     if updated is None:  # changed under us: report what it is now
         return _view(deps, _load(deps, principal, connection_id))
@@ -191,10 +192,6 @@ def _load(deps: AccountsApiDeps, principal: Principal, connection_id: str) -> Co
     if connection is None:
         raise ConnectionNotFound(f"connection {connection_id} not found")
     return connection
-
-
-def _execution_arn(state_machine_arn: str, name: str) -> str:
-    return f"{state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
 
 
 def _view(deps: AccountsApiDeps, connection: Connection) -> ConnectionView:

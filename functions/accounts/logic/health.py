@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from functions.accounts.exceptions import AwsUnavailable, ConnectionRejected
 from functions.accounts.logic.ports import Clock, ConnectionRepository, EventPublisher, RoleProbe
 from functions.accounts.logic.verification import probe_role
-from functions.accounts.models.connection import Connection, ConnectionStatus, Health
+from functions.accounts.models.connection import Connection, ConnectionChanges, ConnectionStatus, Health
 from functions.accounts.models.events import AccountUnhealthy
 from functions.shared.logic.auditing import service_draft
 
@@ -56,9 +56,7 @@ def check_connection(deps: HealthDeps, connection: Connection) -> Health:
         ConnectionStatus.CONNECTED,
         allowed_from=(ConnectionStatus.CONNECTED,),  # disconnected meanwhile: nothing to record
         audit=audit if changed else None,  # a change of health is an outcome; a re-check is not
-        health=health,
-        health_reason=reason,
-        health_checked_at=now,
+        changes=ConnectionChanges(health=health, health_reason=reason, health_checked_at=now),
     )
     if updated is not None and health is Health.UNHEALTHY and connection.health is not Health.UNHEALTHY:
         deps.events.publish(

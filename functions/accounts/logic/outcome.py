@@ -9,7 +9,7 @@ from typing import Any
 
 from functions.accounts.exceptions import ConnectionNotFound
 from functions.accounts.logic.ports import Clock, ConnectionRepository, EventPublisher
-from functions.accounts.models.connection import Connection, ConnectionStatus
+from functions.accounts.models.connection import Connection, ConnectionChanges, ConnectionStatus
 from functions.accounts.models.events import AccountConnected, AccountConnectionFailed
 from functions.shared.logic.auditing import Result, service_draft
 from functions.shared.models.audit import AuditDraft
@@ -76,13 +76,15 @@ def record_outcome(
             ConnectionStatus.CONNECTED,
             allowed_from=(ConnectionStatus.PENDING, ConnectionStatus.CONNECTED, ConnectionStatus.FAILED),
             audit=_outcome_entry(connection, now, "succeeded", None),
-            role_arn=callback.get("role_arn") or connection.role_arn,
-            stack_id=callback.get("stack_id") or connection.stack_id,
-            connected_at=connection.connected_at or now,
-            nonce_hash=None,  # burnt: the template cannot connect twice
-            task_token=None,
-            reason=None,
-            updated_at=now,
+            changes=ConnectionChanges(
+                role_arn=callback.get("role_arn") or connection.role_arn,
+                stack_id=callback.get("stack_id") or connection.stack_id,
+                connected_at=connection.connected_at or now,
+                nonce_hash=None,  # burnt: the template cannot connect twice
+                task_token=None,
+                reason=None,
+                updated_at=now,
+            ),
         )
         if updated is None:
             return _current(deps, org_id, connection_id)
@@ -109,11 +111,13 @@ def record_outcome(
         ConnectionStatus.FAILED,
         allowed_from=(ConnectionStatus.PENDING, ConnectionStatus.CONNECTED, ConnectionStatus.FAILED),
         audit=_outcome_entry(connection, now, "failed", reason),
-        reason=reason,
-        nonce_hash=None,
-        task_token=None,
-        stack_id=(callback or {}).get("stack_id") or connection.stack_id,
-        updated_at=now,
+        changes=ConnectionChanges(
+            reason=reason,
+            nonce_hash=None,
+            task_token=None,
+            stack_id=(callback or {}).get("stack_id") or connection.stack_id,
+            updated_at=now,
+        ),
     )
     if updated is None:
         return _current(deps, org_id, connection_id)

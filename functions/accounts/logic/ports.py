@@ -6,7 +6,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from functions.accounts.models.connection import CallbackRequest, CallbackStatus, Connection, ConnectionStatus
+from functions.accounts.models.connection import (
+    CallbackRequest,
+    CallbackStatus,
+    Connection,
+    ConnectionChanges,
+    ConnectionStatus,
+)
 from functions.shared.models.audit import AuditDraft
 from functions.shared.models.events import DomainEvent
 
@@ -28,11 +34,11 @@ class ConnectionRepository(Protocol):
         to: ConnectionStatus,
         *,
         allowed_from: Sequence[ConnectionStatus],
+        changes: ConnectionChanges = ...,
         audit: AuditDraft | None = None,
-        **changes: Any,
     ) -> Connection | None:
-        """Moves ``connection`` to ``to`` if it is still in one of ``allowed_from``; None otherwise.
-        With ``audit``, the change and its audit entry are written together or not at all."""
+        """Moves ``connection`` to ``to`` (with ``changes``) if it is still in one of ``allowed_from``;
+        None otherwise. With ``audit``, the change and its audit entry are written together or not at all."""
         ...
 
 
@@ -46,13 +52,17 @@ class CallbackRepository(Protocol):
 
 
 class TemplateStore(Protocol):
-    def put(self, key: str, body: str) -> None: ...
+    def put(self, key: str, body: str, content_type: str = ...) -> None: ...
     def presigned_url(self, key: str, expires_in: int) -> str: ...
 
 
 class Workflow(Protocol):
     def start(self, name: str, payload: dict[str, Any]) -> str:
         """Starts an execution; returns its ARN. Starting an existing name with the same input is a no-op."""
+        ...
+
+    def execution_arn(self, name: str) -> str:
+        """The ARN of the execution ``name`` (known before it starts)."""
         ...
 
     def stop(self, execution_arn: str, cause: str) -> None: ...

@@ -49,6 +49,27 @@ class Connection(BaseModel):
     health_checked_at: datetime | None = None
 
 
+class ConnectionChanges(BaseModel):
+    """What one write changes on a connection besides its status: only the fields given are
+    written, and a field given as ``None`` is removed (``model_fields_set`` tells the two apart)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    role_arn: str | None = None
+    stack_id: str | None = None
+    reason: str | None = None
+    connected_at: datetime | None = None
+    nonce_hash: str | None = None
+    task_token: str | None = None
+    updated_at: datetime | None = None
+    health: Health | None = None
+    health_reason: str | None = None
+    health_checked_at: datetime | None = None
+
+    def given(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
 class CallbackStatus(StrEnum):
     RECEIVED = "RECEIVED"  # stored; the workflow has not been resumed yet
     DISPATCHED = "DISPATCHED"  # the workflow owns it and will answer

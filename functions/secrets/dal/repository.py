@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from pynamodb.exceptions import DoesNotExist
-from pynamodb.transactions import TransactWrite
 
 from functions.secrets.dal.models import SecretModel
 from functions.secrets.exceptions import SecretConflict, SecretNotFound
 from functions.secrets.models.secret import SealedSecret, SecretMetadata
 from functions.secrets.settings import SecretsSettings
 from functions.shared.dal import audit_store
-from functions.shared.dal.audit_store import DynamoAuditLog, MutationConflict
+from functions.shared.dal.audit_store import DynamoAuditLog, MutationConflict, Writes
 from functions.shared.dal.dynamo import bind
 from functions.shared.models.audit import AuditDraft
 
@@ -61,15 +60,15 @@ class DynamoSecretStore:
         )
         condition = SecretModel.name.does_not_exist() if previous is None else SecretModel.version == previous
         try:
-            self._audit.transact(audit, lambda tx: tx.save(item, condition=condition))
+            self._audit.change(audit, lambda tx: tx.save(item, condition=condition))
         except MutationConflict:
             raise SecretConflict(f"secret {metadata.name} changed meanwhile; try again") from None
 
     def delete(self, org_id: str, name: str, version: int, audit: AuditDraft) -> None:
-        def writes(tx: TransactWrite) -> None:
+        def writes(tx: Writes) -> None:
             tx.delete(SecretModel(org_id=org_id, name=name), condition=SecretModel.version == version)
 
         try:
-            self._audit.transact(audit, writes)
+            self._audit.change(audit, writes)
         except MutationConflict:
             raise SecretNotFound(f"secret {name} not found") from None

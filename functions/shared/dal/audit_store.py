@@ -12,14 +12,14 @@ written, the mutation does not happen.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.exceptions import PutError, PynamoDBException, TransactWriteError
+from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, TransactWriteError, UpdateError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from functions.shared.dal.dynamo import bind, connection
+from functions.shared.dal.dynamo import bind, conditional_check_failed, connection
 from functions.shared.errors import DependencyDown
 from functions.shared.logic.audit_chain import chain
 from functions.shared.models.audit import AuditDraft, AuditEntry
@@ -85,6 +85,16 @@ class DynamoAuditLog:
     def record(self, draft: AuditDraft) -> AuditEntry:
         return self.transact(draft, None)
 
+    def change(self, audit: AuditDraft | None, writes: Callable[[Writes], None]) -> None:
+        """The one way a repository changes items: with ``audit``, the writes and the audit entry in
+        one transaction (all or nothing); without, the writes one by one, in order. Either way a
+        write whose own condition fails raises ``MutationConflict`` (naming its position) and the
+        writes after it are not made."""
+        if audit is None:
+            apply_writes(writes)
+        else:
+            self.transact(audit, writes)  # type: ignore[arg-type]
+
     def transact(self, draft: AuditDraft, writes: Callable[[TransactWrite], None] | None) -> AuditEntry:
         """Appends ``draft`` to its org's chain; with ``writes``, in one transaction with them."""
         for _ in range(MAX_ATTEMPTS):
@@ -103,7 +113,7 @@ class DynamoAuditLog:
                         recorder.save(item, condition=free)
                 return entry
             except PutError as exc:
-                if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+                if not conditional_check_failed(exc):
                     raise AuditUnavailable("the audit entry could not be written") from exc
             except TransactWriteError as exc:
                 failed = _failed_positions(exc, recorder.kinds if recorder else [])
@@ -134,6 +144,52 @@ class DynamoAuditLog:
         condition = AuditEntryModel.seq < before_seq if before_seq is not None else None
         for item in AuditEntryModel.query(org_id, condition, scan_index_forward=False, consistent_read=True):
             yield _to_entry(item)
+
+
+class Writes(Protocol):
+    """What ``DynamoAuditLog.change`` hands its ``writes`` (pynamodb's TransactWrite, or the same
+    writes made directly)."""
+
+    def save(self, model: Model, condition: Any = None) -> Any: ...
+    def update(self, model: Model, actions: list[Any], condition: Any = None) -> Any: ...
+    def delete(self, model: Model, condition: Any = None) -> Any: ...
+    def condition_check(
+        self, model_cls: type[Model], hash_key: Any, range_key: Any = None, condition: Any = None
+    ) -> Any: ...
+
+
+def apply_writes(writes: Callable[[Writes], None]) -> None:
+    """Writes that no audit entry goes with (a workflow's bookkeeping), made one by one, in order; a
+    write whose condition fails raises ``MutationConflict`` and the writes after it are not made."""
+    writes(_Direct())
+
+
+class _Direct:
+    """The writes of a change that has no audit entry: made at once, in order."""
+
+    def __init__(self) -> None:
+        self._position = 0
+
+    def _made(self, write: Callable[[], Any]) -> None:
+        position, self._position = self._position, self._position + 1
+        try:
+            write()
+        except (PutError, UpdateError, DeleteError) as exc:
+            if conditional_check_failed(exc):
+                raise MutationConflict([position]) from None
+            raise
+
+    def save(self, model: Model, condition: Any = None) -> None:
+        self._made(lambda: model.save(condition=condition))
+
+    def update(self, model: Model, actions: list[Any], condition: Any = None) -> None:
+        self._made(lambda: model.update(actions=actions, condition=condition))
+
+    def delete(self, model: Model, condition: Any = None) -> None:
+        self._made(lambda: model.delete(condition=condition))
+
+    def condition_check(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("a condition check needs a transaction: pass an audit entry")
 
 
 class _Recorder:

@@ -50,3 +50,8 @@ def bind(region: str, tables: Mapping[type[Model], str]) -> None:
         own = _SessionConnection(region=region)  # ...and give it one on the shared session
         own.add_meta_table(table.get_meta_table())  # (known from the model: no DescribeTable)
         table.connection = own
+
+
+def conditional_check_failed(exc: Exception) -> bool:
+    """A write refused because its condition did not hold: recognised here, by error code only."""
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
-from pynamodb.transactions import TransactWrite
+from pynamodb.exceptions import DoesNotExist
 
 from functions.shared.dal import audit_store
-from functions.shared.dal.audit_store import DynamoAuditLog, MutationConflict
+from functions.shared.dal.audit_store import DynamoAuditLog, MutationConflict, Writes
 from functions.shared.dal.dynamo import bind
 from functions.shared.models.audit import AuditDraft
 from functions.stacks.dal.models import ConnectionAccessModel, StackHistoryModel, StackModel
 from functions.stacks.exceptions import StackConflict
-from functions.stacks.logic.ports import ConnectionAccess
-from functions.stacks.logic.reconcile import StackGroup
-from functions.stacks.models.stack import Stack, StackEvent, StackStatus
+from functions.stacks.logic.ports import ConnectionAccess, StackGroup
+from functions.stacks.models.stack import ANY, Precondition, Stack, StackChanges, StackEvent, StackStatus
 from functions.stacks.settings import StacksSettings
 
 _counter = itertools.count()
@@ -39,6 +36,12 @@ def _to_stack(item: StackModel) -> Stack:
     return Stack.model_validate(item.attribute_values)
 
 
+def _to_item(stack: Stack) -> StackModel:
+    values = stack.model_dump(mode="python")
+    values["spec"] = stack.spec.model_dump(mode="json")  # masked secret values, as JSON
+    return StackModel(**values)
+
+
 def _history_item(org_id: str, stack_id: str, event: StackEvent) -> StackHistoryModel:
     return StackHistoryModel(
         stack_key=f"{org_id}#{stack_id}",
@@ -47,15 +50,9 @@ def _history_item(org_id: str, stack_id: str, event: StackEvent) -> StackHistory
     )
 
 
-def _conditional_failed(exc: Exception) -> bool:
-    return "ConditionalCheckFailed" in str(getattr(exc, "cause_response_code", "")) or (
-        "ConditionalCheckFailed" in str(exc)
-    )
-
-
-def _actions(changes: dict[str, Any]) -> list[Any]:
+def _actions(changes: StackChanges) -> list[Any]:
     actions: list[Any] = []
-    for name, value in changes.items():
+    for name, value in changes.given().items():
         attribute = getattr(StackModel, name)
         if hasattr(value, "model_dump"):
             value = value.model_dump(mode="json")
@@ -65,16 +62,14 @@ def _actions(changes: dict[str, Any]) -> list[Any]:
     return actions
 
 
-def _condition(
-    expect_seq: int | None, expect_status: Sequence[StackStatus] | None, expect_token: str | None
-) -> Any:
+def _condition(expect: Precondition) -> Any:
     condition: Any = StackModel.stack_id.exists()
-    if expect_seq is not None:
-        condition &= StackModel.operation_seq == expect_seq
-    if expect_status is not None:
-        condition &= StackModel.status.is_in(*(s.value for s in expect_status))
-    if expect_token is not None:
-        condition &= StackModel.wait_token == expect_token
+    if expect.seq is not None:
+        condition &= StackModel.operation_seq == expect.seq
+    if expect.statuses is not None:
+        condition &= StackModel.status.is_in(*(s.value for s in expect.statuses))
+    if expect.wait_token is not None:
+        condition &= StackModel.wait_token == expect.wait_token
     return condition
 
 
@@ -86,8 +81,8 @@ class DynamoStackRepository:
         """The stack, its first history line and the audit entry, all or nothing. A stack of the same
         id (same org, connection, region, name and stage) is a conflict unless it was deleted or failed
         before anything was made in the account."""
-        item = StackModel(**stack.model_dump(mode="python"))
-        # lifecycle.replaceable(), as a condition: deleted, or failed before anything was made.
+        item = _to_item(stack)
+        # requests.replaceable(), as a condition: deleted, or failed before anything was made.
         condition = (
             StackModel.stack_id.does_not_exist()
             | (StackModel.status == StackStatus.DELETED.value)
@@ -95,12 +90,12 @@ class DynamoStackRepository:
         )
         history = _history_item(stack.org_id, stack.stack_id, event)
 
-        def writes(tx: TransactWrite) -> None:
+        def writes(tx: Writes) -> None:
             tx.save(item, condition=condition)
             tx.save(history)
 
         try:
-            self._audit.transact(audit, writes)
+            self._audit.change(audit, writes)
         except MutationConflict as exc:
             raise StackConflict(
                 f"a stack named {stack.name!r} at stage {stack.stage!r} already exists on this connection "
@@ -148,43 +143,29 @@ class DynamoStackRepository:
     def update(
         self,
         stack: Stack,
+        changes: StackChanges,
         *,
-        expect_seq: int | None = None,
-        expect_status: Sequence[StackStatus] | None = None,
-        expect_token: str | None = None,
+        expect: Precondition = ANY,
         event: StackEvent | None = None,
         audit: AuditDraft | None = None,
-        **changes: Any,
     ) -> Stack | None:
-        """Sets ``changes`` if the stack is still in the expected operation/status; None if not."""
+        """Writes ``changes`` if the stack still meets ``expect``, with its history line and audit
+        entry (all or nothing when there is an entry); the stack as written, or None."""
         item = StackModel(org_id=stack.org_id, stack_id=stack.stack_id)
         actions = _actions(changes)
-        condition = _condition(expect_seq, expect_status, expect_token)
+        condition = _condition(expect)
         history = _history_item(stack.org_id, stack.stack_id, event) if event else None
-        if audit is not None:
 
-            def writes(tx: TransactWrite) -> None:
-                tx.update(item, actions=actions, condition=condition)
-                if history:
-                    tx.save(history)
+        def writes(tx: Writes) -> None:
+            tx.update(item, actions=actions, condition=condition)
+            if history:
+                tx.save(history)
 
-            try:
-                self._audit.transact(audit, writes)
-            except MutationConflict:
-                return None
-            return self.get(stack.org_id, stack.stack_id)
         try:
-            item.update(actions=actions, condition=condition)
-        except UpdateError as exc:
-            if _conditional_failed(exc):
-                return None
-            raise
-        if history:
-            history.save()
+            self._audit.change(audit, writes)
+        except MutationConflict:
+            return None
         return self.get(stack.org_id, stack.stack_id)
-
-    def add_history(self, stack: Stack, event: StackEvent) -> None:
-        _history_item(stack.org_id, stack.stack_id, event).save()
 
     def history(
         self, org_id: str, stack_id: str, limit: int = 100, before: str | None = None

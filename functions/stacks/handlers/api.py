@@ -8,21 +8,20 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.shared.dal.audit_store import DynamoAuditLog
 from functions.shared.models.ids import STACK_ID_PATTERN
 from functions.shared.observability import logger
 from functions.shared.rest import resolver as rest
 from functions.shared.rest.http import error_responses
-from functions.stacks.handlers.composition import deps
-from functions.stacks.logic import lifecycle
-from functions.stacks.models.api import ResourceChange, StackHistory, StackList, StackPreview, StackView
+from functions.stacks.handlers import composition
+from functions.stacks.logic import requests
+from functions.stacks.models.api import StackHistory, StackList, StackPreview, StackView
 from functions.stacks.models.spec import StackChange, StackSpec
 
 log = logger("stacks")
 app = rest.rest_app(log)
 StackIdPath = Annotated[str, Path(pattern=STACK_ID_PATTERN, description="A stack id")]
-AUDIT_LOG = DynamoAuditLog()
-DEPS = deps()
+AUDIT_LOG = composition.audit_log()
+DEPS = composition.request_deps()
 
 
 @app.post(
@@ -33,19 +32,18 @@ DEPS = deps()
     | error_responses(401, 403, 409, 415, 422, 424, 503, ok=None),
 )
 def create(body: Annotated[StackSpec, Body()]) -> Response[StackView]:
-    stack = lifecycle.request_create(DEPS, rest.principal(app), body, rest.request(app))
+    stack = requests.request_create(DEPS, rest.principal(app), body, rest.request(app))
     return Response(status_code=202, body=StackView.of(stack), content_type="application/json")
 
 
 @app.get("/stacks", summary="List the org's stacks", responses=error_responses(401))
 def list_all() -> StackList:
-    principal = rest.principal(app)
-    return StackList(items=[StackView.of(s) for s in DEPS.stacks.list_for_org(principal.org_id)])
+    return StackList(items=[StackView.of(s) for s in requests.list_stacks(DEPS, rest.principal(app))])
 
 
 @app.get("/stacks/<stack_id>", summary="Read one stack", responses=error_responses(401, 404))
 def get_one(stack_id: StackIdPath) -> StackView:
-    return StackView.of(lifecycle.get_stack(DEPS, rest.principal(app), stack_id))
+    return StackView.of(requests.get_stack(DEPS, rest.principal(app), stack_id))
 
 
 @app.patch(
@@ -61,7 +59,7 @@ def get_one(stack_id: StackIdPath) -> StackView:
     | error_responses(401, 403, 404, 409, 415, 422, 424, 503, ok=None),
 )
 def update(stack_id: StackIdPath, body: Annotated[StackChange, Body()]) -> Response[StackView]:
-    stack = lifecycle.request_update(DEPS, rest.principal(app), stack_id, body, rest.request(app))
+    stack = requests.request_update(DEPS, rest.principal(app), stack_id, body, rest.request(app))
     return Response(status_code=202, body=StackView.of(stack), content_type="application/json")
 
 
@@ -71,14 +69,7 @@ def update(stack_id: StackIdPath, body: Annotated[StackChange, Body()]) -> Respo
     responses=error_responses(401, 403, 404, 409, 415, 422, 424, 503),
 )
 def preview(stack_id: StackIdPath, body: Annotated[StackChange, Body()]) -> StackPreview:
-    stack, change_set = lifecycle.preview(DEPS, rest.principal(app), stack_id, body, rest.request(app))
-    refused = None if change_set.status == "CREATE_COMPLETE" or change_set.empty else change_set.reason
-    return StackPreview(
-        stack_id=stack.stack_id,
-        would_change=bool(change_set.changes) and not change_set.empty,
-        changes=[ResourceChange(**c) for c in change_set.changes],
-        refused=refused,
-    )
+    return requests.preview(DEPS, rest.principal(app), stack_id, body, rest.request(app))
 
 
 @app.delete(
@@ -89,7 +80,7 @@ def preview(stack_id: StackIdPath, body: Annotated[StackChange, Body()]) -> Stac
     | error_responses(401, 403, 404, 409, 424, 503, ok=None),
 )
 def delete(stack_id: StackIdPath) -> Response[StackView]:
-    stack = lifecycle.request_delete(DEPS, rest.principal(app), stack_id, rest.request(app))
+    stack = requests.request_delete(DEPS, rest.principal(app), stack_id, rest.request(app))
     return Response(status_code=202, body=StackView.of(stack), content_type="application/json")
 
 
@@ -103,7 +94,7 @@ def events(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     before: Annotated[str | None, Query(max_length=80, description="The at_key to continue after")] = None,
 ) -> StackHistory:
-    return StackHistory(items=lifecycle.history(DEPS, rest.principal(app), stack_id, limit, before))
+    return StackHistory(items=requests.history(DEPS, rest.principal(app), stack_id, limit, before))
 
 
 @app.get(
@@ -112,7 +103,7 @@ def events(
     responses=error_responses(401, 404),
 )
 def template(stack_id: StackIdPath) -> Response[str]:
-    body = lifecycle.template(DEPS, rest.principal(app), stack_id)
+    body = requests.template(DEPS, rest.principal(app), stack_id)
     return Response(status_code=200, body=body, content_type="application/json")
 
 

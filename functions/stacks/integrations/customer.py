@@ -1,45 +1,56 @@
-"""CloudFormation in a customer's account: through our assumer role, then the connection's deploy
-role (with its ExternalId), every change handed to the connection's CloudFormation service role."""
+"""CloudFormation, EC2 and Secrets Manager in a customer's account: reached through the shared
+assume-role chain (our assumer role, then the connection's deploy role with its ExternalId), every
+change handed to the connection's CloudFormation service role."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-from botocore.parsers import ResponseParserError
+from botocore.exceptions import ClientError
 from pydantic import SecretStr
 
-from functions.shared.integrations.aws import session_client
+from functions.shared.integrations.customer_roles import (
+    AWS_ERRORS,
+    REFUSED,
+    AssumeRoleChain,
+    AssumeRoleFailed,
+    RoleRefused,
+    error_code,
+)
+from functions.shared.logic.aws_messages import (
+    change_set_without_changes,
+    secret_scheduled_for_deletion,
+    stack_does_not_exist,
+)
 from functions.shared.logic.customer_names import cloudformation_role_arn, deploy_role_arn
 from functions.stacks.exceptions import CustomerAccessDenied, CustomerAwsFailure
-from functions.stacks.logic.ports import CfnStack, ChangeSet, ConnectionAccess
-from functions.stacks.logic.reconcile import StackSummary
+from functions.stacks.logic.ports import ConnectionAccess
+from functions.stacks.models.customer import CfnStack, ChangeSet, StackSummary
 
-# ResponseParserError is not a BotoCoreError: an unreadable answer is a failed call like any other.
-AWS_ERRORS = (ClientError, BotoCoreError, ResponseParserError)
-REFUSED = {"AccessDenied", "AccessDeniedException", "InvalidClientTokenId", "ExpiredToken"}
-CREDENTIALS_SECONDS = 900
 CHANGE_SET_SETTLE_SECONDS = 60
 
 
 def _fail(exc: Exception, what: str) -> Exception:
-    if isinstance(exc, ClientError):
-        code = exc.response["Error"]["Code"]
-        if code in REFUSED:
-            return CustomerAccessDenied(
-                f"the customer's account refused {what} ({code}): reconnect the account or check its role"
-            )
+    """The domain's errors for a failed call into the customer's account (the few lines that map
+    the shared chain's and botocore's errors)."""
+    if isinstance(exc, RoleRefused) or (isinstance(exc, ClientError) and error_code(exc) in REFUSED):
+        code = exc.code if isinstance(exc, RoleRefused) else error_code(exc)
+        return CustomerAccessDenied(
+            f"the customer's account refused {what} ({code}): reconnect the account or check its role"
+        )
+    if isinstance(exc, ClientError | AssumeRoleFailed):
+        code = exc.code if isinstance(exc, AssumeRoleFailed) else error_code(exc)
         return CustomerAwsFailure(f"{what} failed in the customer's account: {code}")
     return CustomerAwsFailure(f"{what} failed: {type(exc).__name__}")
 
 
 class AssumedCustomerAccess:
-    def __init__(self, sts: Any, assumer_role_arn: str) -> None:
-        self._sts = sts
-        self._assumer_arn = assumer_role_arn
-        self._assumer: tuple[float, Any] | None = None
-        self._clients: dict[tuple[str, str, str], tuple[float, Any]] = {}
+    """The stacks' way into each connection's account: one client per connection and service,
+    reused while its credentials last."""
+
+    def __init__(self, chain: AssumeRoleChain) -> None:
+        self._chain = chain
 
     def stacks(self, access: ConnectionAccess) -> CloudFormationStacks:
         cfn_role = cloudformation_role_arn(access.aws_account_id, access.connection_id)
@@ -52,37 +63,17 @@ class AssumedCustomerAccess:
         return CustomerSecretsManager(self._client(access, "secretsmanager"))
 
     def _client(self, access: ConnectionAccess, service: str) -> Any:
-        """A client acting as the connection's deploy role, reused while its credentials last."""
-        key = (access.org_id, access.connection_id, service)
-        cached = self._clients.get(key)
-        if cached and cached[0] > time.monotonic():
-            return cached[1]
         role = access.role_arn or deploy_role_arn(access.aws_account_id, access.connection_id)
-        creds = self._assume(self._assumer_sts(access.region), role, access.external_id, "stackpilot-stacks")
-        client = session_client(creds, service, access.region)
-        self._clients[key] = (time.monotonic() + CREDENTIALS_SECONDS - 120, client)
-        return client
-
-    def _assumer_sts(self, region: str) -> Any:
-        if self._assumer is not None and self._assumer[0] > time.monotonic():
-            return self._assumer[1]
-        creds = self._assume(self._sts, self._assumer_arn, None, "stackpilot-assumer")
-        chained = session_client(creds, "sts", region)
-        self._assumer = (time.monotonic() + CREDENTIALS_SECONDS - 120, chained)
-        return chained
-
-    @staticmethod
-    def _assume(sts: Any, role_arn: str, external_id: str | None, session_name: str) -> dict[str, str]:
-        params: dict[str, Any] = {
-            "RoleArn": role_arn,
-            "RoleSessionName": session_name,
-            "DurationSeconds": CREDENTIALS_SECONDS,
-        }
-        if external_id is not None:
-            params["ExternalId"] = external_id
         try:
-            return dict(sts.assume_role(**params)["Credentials"])
-        except AWS_ERRORS as exc:
+            return self._chain.client(
+                (access.org_id, access.connection_id, service),
+                role,
+                access.external_id,
+                "stackpilot-stacks",
+                service,
+                access.region,
+            )
+        except (RoleRefused, AssumeRoleFailed) as exc:
             raise _fail(exc, "assuming the deploy role") from None
 
 
@@ -107,7 +98,7 @@ class CloudFormationStacks:
                 )
                 change_set_id = created["Id"]
             except ClientError as exc:
-                if exc.response["Error"]["Code"] != "AlreadyExistsException":
+                if error_code(exc) != "AlreadyExistsException":
                     raise
                 # A retried step: the change set of this operation exists already; use it.
                 change_set_id = change_set_name
@@ -122,13 +113,17 @@ class CloudFormationStacks:
             status = described["Status"]
             if status in ("CREATE_COMPLETE", "FAILED") or time.monotonic() > deadline:
                 changes = [c.get("ResourceChange", {}) for c in described.get("Changes", [])]
+                settled = status if status in ("CREATE_COMPLETE", "FAILED") else "FAILED"
+                reason = described.get("StatusReason") or (
+                    None if status in ("CREATE_COMPLETE", "FAILED") else "the change set did not settle"
+                )
                 return ChangeSet(
                     change_set_id=described["ChangeSetId"],
                     stack_id=described["StackId"],
-                    status=status if status in ("CREATE_COMPLETE", "FAILED") else "FAILED",
-                    reason=described.get("StatusReason")
-                    or (None if status in ("CREATE_COMPLETE", "FAILED") else "the change set did not settle"),
+                    status=settled,
+                    reason=reason,
                     changes=[_change(c) for c in changes],
+                    empty=change_set_without_changes(settled, reason),
                 )
             time.sleep(delay)
             delay = min(delay * 2, 5)
@@ -137,18 +132,16 @@ class CloudFormationStacks:
         try:
             self._cfn.execute_change_set(ChangeSetName=change_set_id, StackName=stack_id)
         except AWS_ERRORS as exc:
-            if isinstance(exc, ClientError) and exc.response["Error"]["Code"] == "InvalidChangeSetStatus":
+            if isinstance(exc, ClientError) and error_code(exc) == "InvalidChangeSetStatus":
                 return  # executed already (a retried step)
             raise _fail(exc, "executing the change set") from None
 
     def describe(self, stack_id: str) -> CfnStack | None:
         try:
             stacks = self._cfn.describe_stacks(StackName=stack_id)["Stacks"]
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ValidationError" and "does not exist" in str(exc):
+        except AWS_ERRORS as exc:
+            if isinstance(exc, ClientError) and stack_does_not_exist(error_code(exc), str(exc)):
                 return None
-            raise _fail(exc, "reading the stack") from None
-        except BotoCoreError as exc:
             raise _fail(exc, "reading the stack") from None
         if not stacks:
             return None
@@ -193,7 +186,7 @@ class CloudFormationStacks:
         try:
             self._cfn.delete_change_set(ChangeSetName=change_set_id)
         except AWS_ERRORS as exc:
-            if isinstance(exc, ClientError) and exc.response["Error"]["Code"] == "ChangeSetNotFound":
+            if isinstance(exc, ClientError) and error_code(exc) == "ChangeSetNotFound":
                 return
             raise _fail(exc, "deleting the preview's change set") from None
 
@@ -249,15 +242,15 @@ class CustomerSecretsManager:
                 )
                 return str(created["ARN"])
             except ClientError as exc:
-                code, message = exc.response["Error"]["Code"], str(exc.response["Error"].get("Message"))
-                if code == "InvalidRequestException" and "scheduled for deletion" in message:
+                code, message = error_code(exc), str(exc.response["Error"].get("Message"))
+                if code == "InvalidRequestException" and secret_scheduled_for_deletion(message):
                     # The stack was deleted and is being created again within the recovery window.
                     self._sm.restore_secret(SecretId=name)
                 elif code != "ResourceExistsException":
                     raise
             return str(self._sm.put_secret_value(SecretId=name, SecretString=secret)["ARN"])
         except AWS_ERRORS as exc:
-            if isinstance(exc, ClientError) and exc.response["Error"]["Code"] in REFUSED:
+            if isinstance(exc, ClientError) and error_code(exc) in REFUSED:
                 raise CustomerAccessDenied(
                     "the connection's role may not write secrets to Secrets Manager: update the "
                     "account's stackpilot onboarding stack to the current template (version 2 or later), "
@@ -269,8 +262,8 @@ class CustomerSecretsManager:
         try:
             self._sm.delete_secret(SecretId=arn, RecoveryWindowInDays=7)
         except AWS_ERRORS as exc:
-            if isinstance(exc, ClientError) and exc.response["Error"]["Code"] == "ResourceNotFoundException":
+            if isinstance(exc, ClientError) and error_code(exc) == "ResourceNotFoundException":
                 return
-            if isinstance(exc, ClientError) and "scheduled for deletion" in str(exc):
+            if isinstance(exc, ClientError) and secret_scheduled_for_deletion(str(exc)):
                 return
             raise _fail(exc, "deleting a secret") from None

@@ -14,15 +14,13 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 
 from functions.stacks.exceptions import InvalidStackRequest
-from functions.stacks.models.spec import StackChange, StackSpec
-
-MASK = "**********"
+from functions.stacks.models.spec import StackChange, StackSpec, masked
 
 
 @dataclass(frozen=True)
 class ChangedSpec:
     spec: StackSpec  # secret values: the new ones where given, masked for the kept ones
-    stored: dict[str, Any]  # what is kept: secret values masked
+    stored: StackSpec  # what is kept: secret values masked
     write_secrets: dict[str, SecretStr] = field(repr=False, default_factory=dict)
     removed_secrets: frozenset[str] = frozenset()
 
@@ -44,17 +42,17 @@ def merge(target: Any, patch: Any) -> Any:
     return result
 
 
-def apply_change(stored: dict[str, Any], change: StackChange) -> ChangedSpec:
+def apply_change(stored: StackSpec, change: StackChange) -> ChangedSpec:
     """The spec the change makes, or a 422 naming the field (nothing is written before this)."""
     patch = change.merge_patch()
-    if "database" in patch and patch["database"] is None and stored.get("database") is not None:
+    if "database" in patch and patch["database"] is None and stored.database is not None:
         raise InvalidStackRequest(
             "database",
             "a database cannot be removed by an update (its deletion protection refuses it); "
             "delete the stack to remove it",
         )
-    merged = merge(stored, patch)
-    if "database" in patch and patch["database"] is not None and stored.get("database") is None:
+    merged = merge(stored.model_dump(mode="json"), patch)
+    if "database" in patch and patch["database"] is not None and stored.database is None:
         merged["database"] = patch["database"]  # a new database: its defaults fill the rest
     try:
         spec = StackSpec.model_validate(merged, strict=False)
@@ -65,13 +63,30 @@ def apply_change(stored: dict[str, Any], change: StackChange) -> ChangedSpec:
         ) from None
     given = (patch.get("container") or {}).get("secret_env") or {}
     write = {name: value for name, value in given.items() if isinstance(value, SecretStr)}
-    before = set((stored.get("container") or {}).get("secret_env") or {})
-    removed = frozenset(before - set(spec.container.secret_env))
-    kept = spec.model_dump(mode="json")
-    kept["container"]["secret_env"] = dict.fromkeys(sorted(spec.container.secret_env), MASK)
-    return ChangedSpec(spec=spec, stored=kept, write_secrets=write, removed_secrets=removed)
+    removed = frozenset(set(stored.container.secret_env) - set(spec.container.secret_env))
+    return ChangedSpec(spec=spec, stored=masked(spec), write_secrets=write, removed_secrets=removed)
 
 
-def same_spec(stored: dict[str, Any], changed: ChangedSpec) -> bool:
+def same_spec(stored: StackSpec, changed: ChangedSpec) -> bool:
     """Nothing would change: the same spec and no secret value to write."""
     return not changed.write_secrets and changed.stored == stored
+
+
+_PARTS = ("container", "database", "bastion")
+
+
+def change_summary(before: StackSpec, changed: ChangedSpec) -> str:
+    """Which fields the change changes (names only: never a value that might be sensitive)."""
+    old, new = before.model_dump(mode="json"), changed.stored.model_dump(mode="json")
+    fields = sorted(
+        {f"{k}.{n}" for k in _PARTS for n in _diff(old.get(k), new.get(k))}
+        | {k for k in new.keys() | old.keys() if k not in _PARTS and old.get(k) != new.get(k)}
+        | {f"container.secret_env.{n}" for n in changed.write_secrets}
+    )
+    return "changes " + (", ".join(fields) if fields else "nothing")[:480]
+
+
+def _diff(a: Any, b: Any) -> set[str]:
+    if not isinstance(a, dict) or not isinstance(b, dict):
+        return {"*"} if a != b else set()
+    return {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}

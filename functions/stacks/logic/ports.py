@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from pydantic import SecretStr
 
 from functions.shared.models.audit import AuditDraft
 from functions.shared.models.events import DomainEvent
-from functions.stacks.models.stack import Stack, StackEvent, StackStatus
+from functions.stacks.models.customer import CfnStack, ChangeSet, StackSummary
+from functions.stacks.models.stack import ANY, Precondition, Stack, StackChanges, StackEvent
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,15 @@ class Connections(Protocol):
     def get(self, org_id: str, connection_id: str) -> ConnectionAccess | None: ...
 
 
+@dataclass(frozen=True, order=True)
+class StackGroup:
+    """Stacks that one ListStacks call covers: one connection (one account) in one region."""
+
+    org_id: str
+    connection_id: str
+    region: str
+
+
 class StackRepository(Protocol):
     def create(self, stack: Stack, event: StackEvent, audit: AuditDraft) -> None: ...
     def get(self, org_id: str, stack_id: str) -> Stack | None: ...
@@ -38,39 +48,26 @@ class StackRepository(Protocol):
     def update(
         self,
         stack: Stack,
+        changes: StackChanges,
         *,
-        expect_seq: int | None = None,
-        expect_status: Sequence[StackStatus] | None = None,
-        expect_token: str | None = None,
+        expect: Precondition = ANY,
         event: StackEvent | None = None,
         audit: AuditDraft | None = None,
-        **changes: Any,
-    ) -> Stack | None: ...
-    def add_history(self, stack: Stack, event: StackEvent) -> None: ...
+    ) -> Stack | None:
+        """Writes ``changes`` (with the history line and the audit entry, all or nothing) if the
+        stored stack still meets ``expect``; the stack as written, or None if it did not."""
+        ...
+
     def history(
         self, org_id: str, stack_id: str, limit: int = 100, before: str | None = None
     ) -> list[StackEvent]: ...
 
 
-@dataclass(frozen=True)
-class CfnStack:
-    stack_id: str
-    status: str
-    reason: str | None
-    outputs: dict[str, str]
+class StackGroups(Protocol):
+    """Our stacks, as the reconcile sweep reads them (adapter: the stacks table)."""
 
-
-@dataclass(frozen=True)
-class ChangeSet:
-    change_set_id: str
-    stack_id: str
-    status: str  # CREATE_COMPLETE | FAILED
-    reason: str | None
-    changes: list[dict[str, Any]]
-
-    @property
-    def empty(self) -> bool:
-        return self.status == "FAILED" and "didn't contain changes" in (self.reason or "")
+    def active_groups(self) -> list[StackGroup]: ...
+    def list_in_group(self, org_id: str, connection_id: str, region: str) -> list[Stack]: ...
 
 
 class CustomerStacks(Protocol):
@@ -111,15 +108,39 @@ class CustomerAccess(Protocol):
     def secrets(self, access: ConnectionAccess) -> CustomerSecrets: ...
 
 
+class StackSummaries(Protocol):
+    """CloudFormation in one customer account and region, as ListStacks lists it."""
+
+    def summaries(self) -> list[StackSummary]: ...
+
+
+class StackListing(Protocol):
+    """Reaches a connection's account to list its stacks (adapter: the same customer access the
+    workflow uses, so the deploy role is assumed once per group and its client reused)."""
+
+    def stacks(self, access: ConnectionAccess) -> StackSummaries: ...
+
+
 class Templates(Protocol):
-    def put(self, key: str, body: str) -> None: ...
-    def url(self, key: str) -> str: ...
+    """The service bucket, where rendered templates are kept and read from by CloudFormation."""
+
+    def put(self, key: str, body: str, content_type: str = ...) -> None: ...
+    def presigned_url(self, key: str, expires_in: int) -> str: ...
     def get(self, key: str) -> str | None: ...
 
 
 class Workflow(Protocol):
-    def start(self, machine: Literal["provision", "delete"], name: str, payload: dict[str, Any]) -> str: ...
-    def resume(self, token: str, output: dict[str, Any]) -> bool: ...
+    """One of the stacks' state machines."""
+
+    def start(self, name: str, payload: dict[str, Any]) -> str:
+        """Starts the execution ``name`` (a no-op if it exists); returns its ARN."""
+        ...
+
+    def execution_arn(self, name: str) -> str: ...
+
+    def resume(self, task_token: str, output: dict[str, Any]) -> bool:
+        """Sends a waiting task its result; False if it is not waiting any more."""
+        ...
 
 
 class AuditRecorder(Protocol):
@@ -131,3 +152,4 @@ class Publisher(Protocol):
 
 
 Clock = Callable[[], datetime]
+Render = Callable[..., str]  # (stack, access, *, deletion_protection=True) -> template JSON

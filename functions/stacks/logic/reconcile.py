@@ -10,12 +10,12 @@ differs costs DynamoDB writes; nothing here is a per-stack loop of Lambdas or of
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Protocol
 
 from functions.stacks.exceptions import CustomerAccessDenied, CustomerAwsFailure
 from functions.stacks.logic import status as cfn
-from functions.stacks.logic.lifecycle import StacksDeps, observe, wake
-from functions.stacks.logic.ports import ConnectionAccess
+from functions.stacks.logic.account_status import StatusDeps, observe, wake
+from functions.stacks.logic.ports import Connections, StackGroup, StackGroups, StackListing
+from functions.stacks.models.customer import StackSummary
 from functions.stacks.models.stack import BUSY, Stack, StackStatus
 
 SOURCE = "reconcile"
@@ -23,23 +23,12 @@ GONE = "DELETE_COMPLETE"
 GONE_REASON = "the stack is no longer listed in the account"
 
 
-@dataclass(frozen=True, order=True)
-class StackGroup:
-    """Stacks that one ListStacks call covers: one connection (one account) in one region."""
-
-    org_id: str
-    connection_id: str
-    region: str
-
-
 @dataclass(frozen=True)
-class StackSummary:
-    """One entry of ListStacks: all the sweep compares (no DescribeStacks per stack)."""
-
-    stack_id: str
-    name: str
-    status: str
-    reason: str | None
+class ReconcileDeps:
+    status: StatusDeps  # records what differs, wakes what waits
+    connections: Connections
+    groups: StackGroups
+    listing: StackListing
 
 
 @dataclass(frozen=True)
@@ -55,32 +44,12 @@ class SweepResult:
         return asdict(self)
 
 
-class StackGroups(Protocol):
-    """Our stacks, as the sweep reads them (adapter: the stacks table)."""
-
-    def active_groups(self) -> list[StackGroup]: ...
-    def list_in_group(self, org_id: str, connection_id: str, region: str) -> list[Stack]: ...
-
-
-class StackSummaries(Protocol):
-    """CloudFormation in one customer account and region, as ListStacks lists it."""
-
-    def summaries(self) -> list[StackSummary]: ...
-
-
-class StackListing(Protocol):
-    """Reaches a connection's account (adapter: the same customer access the workflow uses, so the
-    deploy role is assumed once per group and its client reused)."""
-
-    def stacks(self, access: ConnectionAccess) -> StackSummaries: ...
-
-
 def plan(groups: StackGroups) -> list[dict[str, str]]:
     """The groups to sweep, ids only (the workflow's Map iterates over them)."""
     return [asdict(g) for g in sorted(set(groups.active_groups()))]
 
 
-def sweep(deps: StacksDeps, groups: StackGroups, listing: StackListing, group: StackGroup) -> SweepResult:
+def sweep(deps: ReconcileDeps, group: StackGroup) -> SweepResult:
     """One group: our stacks compared with the account's ListStacks; each difference observed (history,
     drift mapped to READY/FAILED/DELETED outside an operation, StackStatusChanged), each settled stack
     whose workflow still waits on a task token woken. A group we cannot reach is skipped, with why."""
@@ -93,11 +62,11 @@ def sweep(deps: StacksDeps, groups: StackGroups, listing: StackListing, group: S
         return SweepResult(skipped=f"the connection is for {access.region}, not {group.region}")
     # Our stacks are read before the account is listed: a task token seen here was registered after its
     # change was executed, so a settled status in the listing is that change's end, not the one before.
-    ours = groups.list_in_group(group.org_id, group.connection_id, group.region)
+    ours = deps.groups.list_in_group(group.org_id, group.connection_id, group.region)
     if not ours:
         return SweepResult()
     try:
-        listed = listing.stacks(access).summaries()
+        listed = deps.listing.stacks(access).summaries()
     except (CustomerAccessDenied, CustomerAwsFailure) as exc:
         return SweepResult(seen=len(ours), skipped=str(exc))
     by_id = {s.stack_id: s for s in listed}
@@ -106,13 +75,13 @@ def sweep(deps: StacksDeps, groups: StackGroups, listing: StackListing, group: S
     changed = woken = 0
     for stack in ours:
         found = by_id.get(stack.cfn_stack_id) if stack.cfn_stack_id else by_name.get(stack.cfn_stack_name)
-        did_change, did_wake = _reconcile(deps, stack, found)
+        did_change, did_wake = _reconcile(deps.status, stack, found)
         changed += did_change
         woken += did_wake
     return SweepResult(seen=len(ours), changed=changed, woken=woken)
 
 
-def _reconcile(deps: StacksDeps, stack: Stack, found: StackSummary | None) -> tuple[bool, bool]:
+def _reconcile(deps: StatusDeps, stack: Stack, found: StackSummary | None) -> tuple[bool, bool]:
     if found is not None:
         status, reason = found.status, found.reason
     elif stack.cfn_stack_id is not None:  # known to us, not even listed as deleted any more
@@ -134,7 +103,7 @@ def _reconcile(deps: StacksDeps, stack: Stack, found: StackSummary | None) -> tu
     return changed, False
 
 
-def _observe_if_unchanged(deps: StacksDeps, seen: Stack, status: str, reason: str | None) -> bool:
+def _observe_if_unchanged(deps: StatusDeps, seen: Stack, status: str, reason: str | None) -> bool:
     """Observes from a fresh read, and only if nobody recorded anything since ours: an event or the
     workflow that did is newer than the listing, which must not undo it."""
     fresh = deps.stacks.get(seen.org_id, seen.stack_id)

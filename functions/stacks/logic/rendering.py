@@ -11,14 +11,12 @@ def render(stack: Stack, access: ConnectionAccess, *, deletion_protection: bool 
     # Only the step that renders imports troposphere (~60 ms): reads and waits never pay for it.
     from functions.stacks.logic.network import SubnetFacts
     from functions.stacks.logic.template import StackTemplateInput, render_stack_template
-    from functions.stacks.models.spec import StackSpec
 
-    # The stored spec is the asked one with secret values masked: it validates as a StackSpec again,
-    # and the template reads only the secret names (their ARNs come from the stack record).
-    spec = StackSpec.model_validate(stack.spec, strict=False)
+    # The stored spec is the asked one with secret values masked: the template reads only the secret
+    # names (their ARNs come from the stack record).
     return render_stack_template(
         StackTemplateInput(
-            spec=spec,
+            spec=stack.spec,
             stack_name=stack.cfn_stack_name,
             account_id=access.aws_account_id,
             permissions_boundary_arn=permissions_boundary_arn(access.aws_account_id, access.connection_id),

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from functions.shared.logic.aws_messages import cancelled_sibling
+
 
 class Outcome(StrEnum):
     RUNNING = "running"  # CloudFormation is still working: keep waiting
@@ -80,7 +82,6 @@ def settled(status: str) -> bool:
 
 
 FAILED_RESOURCE_STATUSES = frozenset({"CREATE_FAILED", "UPDATE_FAILED", "DELETE_FAILED", "IMPORT_FAILED"})
-CANCELLED = "Resource creation cancelled"  # the echo of the first failure on its siblings
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def root_cause(
     ]
     if not failures:
         return None
-    real = [e for e in failures if CANCELLED not in str(e.get("ResourceStatusReason") or "")]
+    real = [e for e in failures if not cancelled_sibling(str(e.get("ResourceStatusReason") or ""))]
     first = (real or failures)[-1]  # the oldest
     return RootCause(
         logical_id=str(first.get("LogicalResourceId") or ""),

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from functions.stacks.models.customer import ChangeSet
 from functions.stacks.models.stack import FailedResource, Operation, Stack, StackEvent, StackStatus
 
 
@@ -34,7 +35,7 @@ class StackView(BaseModel):
 
     @classmethod
     def of(cls, stack: Stack) -> StackView:
-        return cls(**stack.model_dump(include=set(cls.model_fields)))
+        return cls(**stack.model_dump(mode="json", include=set(cls.model_fields)))
 
 
 class StackList(BaseModel):
@@ -59,3 +60,14 @@ class StackPreview(BaseModel):
     refused: str | None = Field(
         description="Why CloudFormation would refuse the update (then nothing else is shown)"
     )
+
+    @classmethod
+    def of(cls, stack_id: str, change_set: ChangeSet) -> StackPreview:
+        """A change set that would change nothing is not refused; one CloudFormation failed is."""
+        refused = None if change_set.status == "CREATE_COMPLETE" or change_set.empty else change_set.reason
+        return cls(
+            stack_id=stack_id,
+            would_change=bool(change_set.changes) and not change_set.empty,
+            changes=[ResourceChange(**c) for c in change_set.changes],
+            refused=refused,
+        )

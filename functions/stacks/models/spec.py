@@ -38,7 +38,7 @@ malformed secret value's *own* error holds it in ``errors()`` (pydantic's contra
 with ``errors(include_input=False)``, as ``functions/shared/rest/resolver.py`` does.
 
 stackpilot never keeps secret values: the API writes each one into the customer's Secrets Manager as
-``<stack name>/<ENV_NAME>`` and stores :func:`spec_without_secrets` - the same JSON with every secret
+``<stack name>/<ENV_NAME>`` and stores :func:`masked` - the same spec with every secret
 value masked. ``StackSpec.model_validate(stored)`` gives the spec back (values masked); the template
 reads only the names of ``secret_env``, so a stored spec renders exactly like the original.
 """
@@ -456,9 +456,22 @@ def secret_name(spec: StackSpec, env_name: str) -> str:
     return f"{spec.stack_name}/{env_name}"
 
 
+#: What a secret value reads as wherever stackpilot keeps or shows a spec (pydantic's own SecretStr mask).
+SECRET_MASK: Final = "**********"  # noqa: S105 (the mask, not a secret)
+
+
+def masked(spec: StackSpec) -> StackSpec:
+    """The spec as stackpilot keeps and shows it: each secret env name stays, its value is the mask
+    (the values themselves live in the customer's Secrets Manager only). The one masking function."""
+    if all(v.get_secret_value() == SECRET_MASK for v in spec.container.secret_env.values()):
+        return spec
+    secret_env = {name: SecretStr(SECRET_MASK) for name in spec.container.secret_env}
+    return spec.model_copy(update={"container": spec.container.model_copy(update={"secret_env": secret_env})})
+
+
 def spec_without_secrets(spec: StackSpec) -> dict[str, Any]:
-    """The stored form: the spec as JSON with every secret value masked (the names stay)."""
-    return spec.model_dump(mode="json")
+    """The stored form: the masked spec as JSON."""
+    return masked(spec).model_dump(mode="json")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-StackId = str  # stk_<26 base32>
+from functions.stacks.models.spec import StackSpec
 
 
 class StackStatus(StrEnum):
@@ -44,7 +45,7 @@ class Stack(BaseModel):
     name: str
     stage: str
     cfn_stack_name: str
-    spec: dict[str, Any]  # the StackSpec without secret values (secret env names map to ARNs)
+    spec: StackSpec  # as asked, secret values masked (models.spec.masked): they live in the account
     secret_arns: dict[str, str] = {}
     subnets: dict[str, dict[str, str]] = {}  # existing VPC: each given subnet as the account described it
     status: StackStatus
@@ -75,3 +76,42 @@ class StackEvent(BaseModel):
     cfn_status: str | None = None
     message: str
     actor: str = Field(description="user:<id>, key:<id>, or workflow / reconcile / customer-account")
+
+
+class StackChanges(BaseModel):
+    """What one write changes on a stack record: only the fields given are written, and a field
+    given as ``None`` is removed (``model_fields_set`` tells the two apart)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    status: StackStatus | None = None
+    operation: Operation | None = None
+    operation_seq: int | None = None
+    spec: StackSpec | None = None
+    secret_arns: dict[str, str] | None = None
+    cfn_stack_id: str | None = None
+    cfn_status: str | None = None
+    reason: str | None = None
+    failure: FailedResource | None = None
+    outputs: dict[str, str] | None = None
+    template_key: str | None = None
+    execution_arn: str | None = None
+    wait_token: str | None = None
+    updated_at: datetime | None = None
+    status_changed_at: datetime | None = None
+
+    def given(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+@dataclass(frozen=True)
+class Precondition:
+    """What a write expects of the stored record; the write changes nothing if it no longer holds
+    (a late or repeated step of an older operation, a concurrent request)."""
+
+    seq: int | None = None  # still at this operation
+    statuses: tuple[StackStatus, ...] | None = None  # still in one of these statuses
+    wait_token: str | None = None  # still waited on with this task token
+
+
+ANY = Precondition()

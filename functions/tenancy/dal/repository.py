@@ -12,10 +12,9 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PynamoDBException
 from pynamodb.models import Model
-from pynamodb.transactions import TransactWrite
 
 from functions.shared.dal import audit_store
-from functions.shared.dal.audit_store import DynamoAuditLog, MutationConflict
+from functions.shared.dal.audit_store import DynamoAuditLog, MutationConflict, Writes
 from functions.shared.dal.dynamo import bind
 from functions.shared.models.audit import AuditDraft
 from functions.shared.models.principal import Role
@@ -73,12 +72,12 @@ class DynamoTenancyStore:
         item = MemberModel(**member.model_dump(mode="python"))
         item.role = member.role.value
 
-        def writes(tx: TransactWrite) -> None:
+        def writes(tx: Writes) -> None:
             tx.save(item, condition=MemberModel.user_id.does_not_exist())
             _count_owners(tx, member.org_id, +1 if member.role is Role.OWNER else 0)
 
         try:
-            self._audit.transact(audit, writes)
+            self._audit.change(audit, writes)
         except MutationConflict as conflict:
             if 0 in conflict.failed:
                 raise Conflict(f"{member.user_id} is already a member of this org") from None
@@ -88,7 +87,7 @@ class DynamoTenancyStore:
         delta = _owner_delta(member.role, to)
         item = MemberModel(org_id=member.org_id, user_id=member.user_id)
 
-        def writes(tx: TransactWrite) -> None:
+        def writes(tx: Writes) -> None:
             tx.update(
                 item,
                 actions=[MemberModel.role.set(to.value), MemberModel.updated_at.set(when)],
@@ -102,7 +101,7 @@ class DynamoTenancyStore:
     def remove_member(self, member: Member, audit: AuditDraft) -> None:
         item = MemberModel(org_id=member.org_id, user_id=member.user_id)
 
-        def writes(tx: TransactWrite) -> None:
+        def writes(tx: Writes) -> None:
             tx.delete(item, condition=MemberModel.role == member.role.value)
             _count_owners(tx, member.org_id, -1 if member.role is Role.OWNER else 0)
 
@@ -110,7 +109,7 @@ class DynamoTenancyStore:
 
     def _mutate(self, audit: AuditDraft, writes: Any, member: Member) -> None:
         try:
-            self._audit.transact(audit, writes)
+            self._audit.change(audit, writes)
         except MutationConflict as conflict:
             if 0 in conflict.failed:
                 raise Conflict(f"{member.user_id}'s membership changed meanwhile; read it again") from None
@@ -129,23 +128,23 @@ class DynamoTenancyStore:
         owner_item = MemberModel(**owner.model_dump(mode="python"))
         owner_item.role = owner.role.value
 
-        def writes(tx: TransactWrite) -> None:
+        def writes(tx: Writes) -> None:
             tx.save(org_item, condition=OrgModel.org_id.does_not_exist())
             tx.save(owner_item, condition=MemberModel.user_id.does_not_exist())
 
         try:
-            self._audit.transact(audit, writes)
+            self._audit.change(audit, writes)
         except MutationConflict:
             raise Conflict("that org id is taken; try again") from None
 
     def rename_org(self, org_id: str, name: str, audit: AuditDraft) -> None:
-        def writes(tx: TransactWrite) -> None:
+        def writes(tx: Writes) -> None:
             tx.update(
                 OrgModel(org_id=org_id), actions=[OrgModel.name.set(name)], condition=OrgModel.org_id.exists()
             )
 
         try:
-            self._audit.transact(audit, writes)
+            self._audit.change(audit, writes)
         except MutationConflict:
             raise NotFound("org not found") from None
 
@@ -155,11 +154,11 @@ class DynamoTenancyStore:
         item = ApiKeyModel(**key.model_dump(mode="python"))
         item.role = key.role.value
 
-        def writes(tx: TransactWrite) -> None:
+        def writes(tx: Writes) -> None:
             tx.save(item, condition=ApiKeyModel.key_id.does_not_exist())
 
         try:
-            self._audit.transact(audit, writes)
+            self._audit.change(audit, writes)
         except MutationConflict:
             raise Conflict("key id collision; try again") from None
 
@@ -174,7 +173,7 @@ class DynamoTenancyStore:
         return [ApiKey.model_validate(_fields(i, ApiKey)) for i in ApiKeyModel.by_org.query(org_id)]
 
     def revoke_key(self, key: ApiKey, when: datetime, audit: AuditDraft) -> ApiKey:
-        def writes(tx: TransactWrite) -> None:
+        def writes(tx: Writes) -> None:
             tx.update(
                 ApiKeyModel(key_id=key.key_id),
                 actions=[ApiKeyModel.revoked_at.set(when)],
@@ -182,7 +181,7 @@ class DynamoTenancyStore:
             )
 
         try:
-            self._audit.transact(audit, writes)
+            self._audit.change(audit, writes)
         except MutationConflict:
             raise NotFound(f"API key {key.key_id} not found") from None
         return key.model_copy(update={"revoked_at": when})
@@ -199,7 +198,7 @@ def _owner_delta(before: Role, after: Role) -> int:
     return (after is Role.OWNER) - (before is Role.OWNER)
 
 
-def _count_owners(tx: TransactWrite, org_id: str, delta: int) -> None:
+def _count_owners(tx: Writes, org_id: str, delta: int) -> None:
     """Adjusts the org's owner count in the same transaction; never below one."""
     org = OrgModel(org_id=org_id)
     if delta < 0:
