@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from infra.local import patches, runtime
+from infra.local import runtime
+from infra.local.patches import lambda_runtime
 from tests.bench.init_cost import handler_import, measure
 from tests.workflows.stack_support import connected_account
 
@@ -45,17 +46,17 @@ assert {check}, result
 def _captured_events() -> Iterator[list[tuple[str, Any]]]:
     """Every (function name, event) the local cloud delivers while inside."""
     seen: list[tuple[str, Any]] = []
-    real = patches._run_handler
+    real = lambda_runtime._run_handler
 
     def recording(function: Any, event: Any, request_id: str) -> tuple[bytes, bool]:
         seen.append((function.function_name, event))
         return real(function, event, request_id)
 
-    patches._run_handler = recording
+    lambda_runtime._run_handler = recording
     try:
         yield seen
     finally:
-        patches._run_handler = real
+        lambda_runtime._run_handler = real
 
 
 def _first(seen: list[tuple[str, Any]], name: str, keep: Callable[[Any], bool]) -> Any:

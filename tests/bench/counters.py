@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import importlib
+import json
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -14,14 +18,41 @@ from botocore.client import BaseClient
 from infra.definitions import FUNCTIONS
 
 _local = threading.local()
+_JWT = re.compile(r"eyJ[\w-]+\.(eyJ[\w-]+)\.[\w-]*")
+
+Scope = Callable[[Any], bool]
+
+
+def naming(*markers: str) -> Scope:
+    """A scope: the invocations whose event names one of `markers` (an org id, a connection id, an
+    account id...), in the event itself or in the claims of a bearer token it carries (the API's and
+    the authorizer's events name the caller's org only there)."""
+
+    def in_scope(event: Any) -> bool:
+        text = json.dumps(event, default=str)
+        texts = [text]
+        for payload in _JWT.findall(text):
+            try:
+                texts.append(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode())
+            except (binascii.Error, UnicodeDecodeError):
+                continue
+        return any(marker in t for marker in markers for t in texts)
+
+    return in_scope
 
 
 class AwsCallCounter:
-    """Counts every botocore call made while one of our Lambda handlers runs (pynamodb included)."""
+    """Counts every botocore call made while one of our Lambda handlers runs (pynamodb included).
 
-    def __init__(self) -> None:
+    With a `scope`, only the invocations whose event it accepts are counted (with their calls): the
+    local cloud is shared, and other workflows' handlers (still running from earlier tests, or
+    started by a schedule) run in the same process at the same time.
+    """
+
+    def __init__(self, scope: Scope | None = None) -> None:
         self.calls: Counter[tuple[str, str, str]] = Counter()  # (function, service, operation)
         self.invocations: Counter[str] = Counter()
+        self.scope = scope
         self._lock = threading.Lock()
 
     def by_function(self) -> Counter[str]:
@@ -66,9 +97,11 @@ class AwsCallCounter:
     def _tagging(self, key: str, handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
         def tagged(event: Any, context: Any) -> Any:
             previous = getattr(_local, "function", None)
-            _local.function = key
-            with self._lock:
-                self.invocations[key] += 1
+            counted = self.scope is None or self.scope(event)
+            _local.function = key if counted else None
+            if counted:
+                with self._lock:
+                    self.invocations[key] += 1
             try:
                 return handler(event, context)
             finally:

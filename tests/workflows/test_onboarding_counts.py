@@ -6,7 +6,7 @@ import pytest
 
 from infra.local import customer
 from infra.local.runtime import LocalStackpilot
-from tests.bench.counters import AwsCallCounter, state_transitions
+from tests.bench.counters import AwsCallCounter, naming, state_transitions
 from tests.workflows.client import Api
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("local-cloud")]
@@ -14,7 +14,9 @@ pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("local-cloud")]
 
 def test_one_onboarding_costs_seven_transitions_and_two_dozen_calls(stackpilot: LocalStackpilot) -> None:
     api = Api(stackpilot, org_id="org_counted", role="admin")
-    with AwsCallCounter().installed() as counter:
+    # Only this onboarding's invocations: each names its org (in its event or its caller's token) or
+    # the customer account (the custom resource's request); other workflows may still be running.
+    with AwsCallCounter(scope=naming("org_counted", "121212121212")).installed() as counter:
         created = api.request(
             "POST", "/accounts", {"aws_account_id": "121212121212", "region": "us-east-1"}
         ).body
