@@ -89,6 +89,7 @@ from functions.shared.logic.customer_names import (
     permissions_boundary_arn,
     permissions_boundary_name,
     quick_create_url,
+    workload_path,
 )
 
 __all__ = [
@@ -233,7 +234,7 @@ class _Names:
 
     @property
     def path(self) -> str:
-        return f"/{self.base}/"
+        return workload_path(self.prefix)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -125,6 +125,7 @@ from troposphere import (
 from troposphere import elasticloadbalancingv2 as elb
 from troposphere.policies import AutoScalingReplacingUpdate, UpdatePolicy
 
+from functions.shared.logic.customer_names import WORKLOAD_PATH
 from functions.stacks.logic.network import SubnetFacts, validate_existing_network
 from functions.stacks.models.spec import (
     DATABASE_ENV_NAMES,
@@ -135,9 +136,8 @@ from functions.stacks.models.spec import (
     secret_name,
 )
 
-__all__ = ["ROLE_PATH", "StackTemplateInput", "render_stack_template", "secret_name"]
+__all__ = ["StackTemplateInput", "render_stack_template", "secret_name"]
 
-ROLE_PATH: Final = "/stackpilot/"
 LOG_RETENTION_DAYS: Final = 365
 AZ_COUNT: Final = 3
 CONTAINER_NAME: Final = "app"
@@ -237,7 +237,7 @@ class StackTemplateInput:
     secret_arns: Mapping[str, str] = field(default_factory=dict)
     # Existing-VPC mode: the listed subnets as the customer's account describes them.
     subnets: Mapping[str, SubnetFacts] = field(default_factory=dict)
-    role_path: str = ROLE_PATH
+    role_path: str = WORKLOAD_PATH
     # Off only for the update that precedes a deletion (delete_stack): the database is still
     # snapshotted when the stack deletes it.
     deletion_protection: bool = True

@@ -62,7 +62,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-STACK_NAME_PREFIX: Final = "stackpilot-"
+from functions.shared.logic.customer_names import STACK_NAME_PREFIX
 
 #: Environment variables stackpilot sets itself when a database is attached (libpq's standard names,
 #: so every PostgreSQL client finds the database without configuration).
