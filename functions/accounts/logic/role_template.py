@@ -91,6 +91,16 @@ from functions.shared.logic.customer_names import (
     quick_create_url,
     workload_path,
 )
+from functions.shared.logic.iam import (
+    ACCOUNT_ID_RE,
+    ARN,
+    HERE,
+    PARTITION_RE,
+    cfn_lint_ignores,
+    iam_arn_re,
+    policy_document,
+    statement,
+)
 
 __all__ = [
     "CONTROL_PATH",
@@ -111,8 +121,6 @@ __all__ = [
 
 _EXTERNAL_ID_RE: Final = re.compile(r"[A-Za-z0-9_-]{43,128}")
 _NONCE_RE: Final = re.compile(r"[A-Za-z0-9_-]{16,128}")
-_ACCOUNT_RE: Final = re.compile(r"\d{12}")
-_PARTITION_RE: Final = r"aws(?:-cn|-us-gov)?"
 _PREFIX_RE: Final = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*-")
 _VERSION_RE: Final = re.compile(r"[A-Za-z0-9._-]{1,16}")
 
@@ -166,7 +174,7 @@ def _validate(inp: RoleTemplateInput) -> None:
     _require(_EXTERNAL_ID_RE, inp.external_id, "external_id")
     _require(_NONCE_RE, inp.nonce, "nonce")
     _require(_REGION_RE, inp.region, "region")
-    _require(_ACCOUNT_RE, inp.service_account_id, "service_account_id")
+    _require(ACCOUNT_ID_RE, inp.service_account_id, "service_account_id")
     _require(_PREFIX_RE, inp.stack_name_prefix, "stack_name_prefix")
     _require(_VERSION_RE, inp.template_version, "template_version")
     if len(inp.stack_name_prefix) > 32:
@@ -174,20 +182,16 @@ def _validate(inp: RoleTemplateInput) -> None:
     acct = re.escape(inp.service_account_id)
     # Our own ARNs must belong to our account: a typo here would hand the customer's role to
     # somebody else.
-    _require(
-        re.compile(rf"arn:{_PARTITION_RE}:iam::{acct}:role/[\w+=,.@/-]{{1,512}}"),
-        inp.assumer_role_arn,
-        "assumer_role_arn",
-    )
+    _require(iam_arn_re(inp.service_account_id, "role"), inp.assumer_role_arn, "assumer_role_arn")
     # A custom resource's ServiceToken must live in the stack's own region.
     _require(
-        re.compile(rf"arn:{_PARTITION_RE}:sns:{re.escape(inp.region)}:{acct}:[A-Za-z0-9_-]{{1,256}}"),
+        re.compile(rf"arn:{PARTITION_RE}:sns:{re.escape(inp.region)}:{acct}:[A-Za-z0-9_-]{{1,256}}"),
         inp.callback_topic_arn,
         "callback_topic_arn (must be in the connection's region)",
     )
     _require(
         re.compile(
-            rf"arn:{_PARTITION_RE}:events:[a-z]{{2}}(?:-[a-z]+)+-\d{{1,2}}:{acct}:event-bus/[\w.-]{{1,256}}"
+            rf"arn:{PARTITION_RE}:events:[a-z]{{2}}(?:-[a-z]+)+-\d{{1,2}}:{acct}:event-bus/[\w.-]{{1,256}}"
         ),
         inp.event_bus_arn,
         "event_bus_arn",
@@ -197,32 +201,6 @@ def _validate(inp: RoleTemplateInput) -> None:
 # --------------------------------------------------------------------------------------------------
 # Policy building blocks
 # --------------------------------------------------------------------------------------------------
-
-_ARN: Final = "arn:${AWS::Partition}"
-_HERE: Final = "${AWS::Region}:${AWS::AccountId}"
-
-
-def _stmt(
-    sid: str,
-    actions: list[str],
-    resources: list[Any] | str,
-    *,
-    effect: str = "Allow",
-    condition: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    statement: dict[str, Any] = {
-        "Sid": sid,
-        "Effect": effect,
-        "Action": sorted(set(actions)),
-        "Resource": resources,
-    }
-    if condition:
-        statement["Condition"] = condition
-    return statement
-
-
-def _doc(*statements: dict[str, Any]) -> dict[str, Any]:
-    return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
 @dataclass(frozen=True)
@@ -244,7 +222,7 @@ class _Names:
 
 def _deploy_trust(inp: RoleTemplateInput) -> dict[str, Any]:
     partition = inp.assumer_role_arn.split(":", 2)[1]
-    return _doc(
+    return policy_document(
         {
             "Sid": "StackpilotAssumerOnly",
             "Effect": "Allow",
@@ -264,11 +242,11 @@ def _deploy_trust(inp: RoleTemplateInput) -> dict[str, Any]:
 
 
 def _deploy_policy(inp: RoleTemplateInput, names: _Names) -> dict[str, Any]:
-    stacks = Sub(f"{_ARN}:cloudformation:{_HERE}:stack/{names.prefix}*/*")
+    stacks = Sub(f"{ARN}:cloudformation:{HERE}:stack/{names.prefix}*/*")
     cfn_role = GetAtt("CloudFormationRole", "Arn")
-    return _doc(
+    return policy_document(
         # Operate stackpilot stacks only (name prefix, this region and account).
-        _stmt(
+        statement(
             "OperateStackpilotStacks",
             [
                 "cloudformation:CancelUpdateStack",
@@ -294,7 +272,7 @@ def _deploy_policy(inp: RoleTemplateInput, names: _Names) -> dict[str, Any]:
         # Creating or changing a stack requires handing it to the CloudFormation service role:
         # the deploy role itself holds no resource permissions, so a stack can only ever do what
         # that (boundary-guarded) role can do.
-        _stmt(
+        statement(
             "ChangeStacksThroughServiceRoleOnly",
             ["cloudformation:CreateChangeSet", "cloudformation:CreateStack", "cloudformation:UpdateStack"],
             [stacks],
@@ -302,7 +280,7 @@ def _deploy_policy(inp: RoleTemplateInput, names: _Names) -> dict[str, Any]:
         ),
         # These calls have no resource-level permissions (or none when called on a template body).
         # ListStacks returns names and statuses only - no outputs/parameters of other stacks.
-        _stmt(
+        statement(
             "TemplateChecksAndStatusSweep",
             [
                 "cloudformation:GetTemplateSummary",
@@ -311,7 +289,7 @@ def _deploy_policy(inp: RoleTemplateInput, names: _Names) -> dict[str, Any]:
             ],
             "*",
         ),
-        _stmt(
+        statement(
             "PassOnlyTheCloudFormationRole",
             ["iam:PassRole"],
             [cfn_role],
@@ -320,7 +298,7 @@ def _deploy_policy(inp: RoleTemplateInput, names: _Names) -> dict[str, Any]:
         ),
         # Validating an existing VPC (subnets, AZs, routes). An explicit list, not ec2:Describe*,
         # which would include e.g. DescribeInstanceAttribute (user data may hold secrets).
-        _stmt(
+        statement(
             "InspectNetworks",
             [
                 "ec2:DescribeAvailabilityZones",
@@ -341,7 +319,7 @@ def _deploy_policy(inp: RoleTemplateInput, names: _Names) -> dict[str, Any]:
         # CreateSecret with Tags also requires; RestoreSecret undoes a DeleteSecret still in its
         # recovery window (a stack deleted and created again). The condition refuses replicas in
         # other regions (CreateSecret's AddReplicaRegions), which the stacks service never asks for.
-        _stmt(
+        statement(
             "WriteStackSecrets",
             [
                 "secretsmanager:CreateSecret",
@@ -351,26 +329,26 @@ def _deploy_policy(inp: RoleTemplateInput, names: _Names) -> dict[str, Any]:
                 "secretsmanager:RestoreSecret",
                 "secretsmanager:TagResource",
             ],
-            [Sub(f"{_ARN}:secretsmanager:{_HERE}:secret:{names.prefix}*")],
+            [Sub(f"{ARN}:secretsmanager:{HERE}:secret:{names.prefix}*")],
             condition={"Null": {"secretsmanager:AddReplicaRegions": "true"}},
         ),
         # Public AMI ids (AWS::SSM::Parameter::Value<...> parameters) resolved at change-set time.
-        _stmt(
+        statement(
             "ReadPublicAmiParameters",
             ["ssm:GetParameters"],
-            [Sub(f"{_ARN}:ssm:${{AWS::Region}}::parameter/aws/service/*")],
+            [Sub(f"{ARN}:ssm:${{AWS::Region}}::parameter/aws/service/*")],
         ),
         # Never this onboarding stack, whatever it is named: the deploy role must not be able to
         # rewrite its own permissions.
-        _stmt(
+        statement(
             "NeverTheOnboardingStack",
             ["cloudformation:*"],
-            [StackId, Sub(f"{_ARN}:cloudformation:{_HERE}:stack/${{AWS::StackName}}/*")],
+            [StackId, Sub(f"{ARN}:cloudformation:{HERE}:stack/${{AWS::StackName}}/*")],
             effect="Deny",
         ),
         # No resource import: adopting existing customer resources into a stackpilot stack would
         # let a stack update/delete things stackpilot never created.
-        _stmt(
+        statement(
             "NoResourceImport",
             ["cloudformation:CreateChangeSet"],
             "*",
@@ -388,15 +366,15 @@ def _deploy_policy(inp: RoleTemplateInput, names: _Names) -> dict[str, Any]:
 def _regional(service: str) -> Sub:
     """Every resource of ``service`` in this account and the connection's region (for services
     whose ARNs hold generated ids, not names we control)."""
-    return Sub(f"{_ARN}:{service}:{_HERE}:*")
+    return Sub(f"{ARN}:{service}:{HERE}:*")
 
 
 def _network_policy() -> dict[str, Any]:
-    return _doc(
+    return policy_document(
         # EC2 ARNs carry generated ids, so the scope is this account and region; the resources
         # are reachable only through CloudFormation stacks named with our prefix (the deploy role
         # cannot import existing resources).
-        _stmt(
+        statement(
             "BuildNetworks",
             [
                 "ec2:AllocateAddress",
@@ -441,7 +419,7 @@ def _network_policy() -> dict[str, Any]:
             [_regional("ec2")],
         ),
         # NAT instance, ECS container instances and the bastion (launch templates + ASGs).
-        _stmt(
+        statement(
             "BuildInstances",
             [
                 "ec2:CreateLaunchTemplate",
@@ -454,9 +432,9 @@ def _network_policy() -> dict[str, Any]:
                 "ec2:TerminateInstances",
             ],
             # Public (Amazon-owned) AMIs have no account in their ARN.
-            [_regional("ec2"), Sub(f"{_ARN}:ec2:${{AWS::Region}}::image/*")],
+            [_regional("ec2"), Sub(f"{ARN}:ec2:${{AWS::Region}}::image/*")],
         ),
-        _stmt(
+        statement(
             "DescribeNetworks",
             [
                 "ec2:DescribeAccountAttributes",
@@ -486,8 +464,8 @@ def _network_policy() -> dict[str, Any]:
 
 
 def _compute_policy(names: _Names) -> dict[str, Any]:
-    return _doc(
-        _stmt(
+    return policy_document(
+        statement(
             "BuildContainers",
             [
                 "ecs:CreateCapacityProvider",
@@ -509,7 +487,7 @@ def _compute_policy(names: _Names) -> dict[str, Any]:
             ],
             [_regional("ecs")],
         ),
-        _stmt(
+        statement(
             "BuildLoadBalancers",
             [
                 "elasticloadbalancing:AddListenerCertificates",
@@ -535,7 +513,7 @@ def _compute_policy(names: _Names) -> dict[str, Any]:
             ],
             [_regional("elasticloadbalancing")],
         ),
-        _stmt(
+        statement(
             "BuildScaling",
             [
                 "application-autoscaling:DeleteScalingPolicy",
@@ -564,10 +542,10 @@ def _compute_policy(names: _Names) -> dict[str, Any]:
             [
                 _regional("application-autoscaling"),
                 _regional("autoscaling"),
-                Sub(f"{_ARN}:cloudwatch:{_HERE}:alarm:*"),
+                Sub(f"{ARN}:cloudwatch:{HERE}:alarm:*"),
             ],
         ),
-        _stmt(
+        statement(
             "BuildImageRepositories",
             [
                 "ecr:CreateRepository",
@@ -585,15 +563,15 @@ def _compute_policy(names: _Names) -> dict[str, Any]:
                 "ecr:TagResource",
                 "ecr:UntagResource",
             ],
-            [Sub(f"{_ARN}:ecr:{_HERE}:repository/{names.prefix}*")],
+            [Sub(f"{ARN}:ecr:{HERE}:repository/{names.prefix}*")],
         ),
-        _stmt(
+        statement(
             "BuildApis",
             ["apigateway:DELETE", "apigateway:GET", "apigateway:PATCH", "apigateway:POST", "apigateway:PUT"],
             # API Gateway ARNs have no account field; the scope is the connection's region.
-            [Sub(f"{_ARN}:apigateway:${{AWS::Region}}::/*")],
+            [Sub(f"{ARN}:apigateway:${{AWS::Region}}::/*")],
         ),
-        _stmt(
+        statement(
             "DescribeCompute",
             [
                 "application-autoscaling:DescribeScalableTargets",
@@ -625,15 +603,15 @@ def _compute_policy(names: _Names) -> dict[str, Any]:
 def _data_policy(names: _Names) -> dict[str, Any]:
     prefix, base = names.prefix, names.base
     secrets = [
-        Sub(f"{_ARN}:secretsmanager:{_HERE}:secret:{prefix}*"),
-        Sub(f"{_ARN}:secretsmanager:{_HERE}:secret:/{base}/*"),
+        Sub(f"{ARN}:secretsmanager:{HERE}:secret:{prefix}*"),
+        Sub(f"{ARN}:secretsmanager:{HERE}:secret:/{base}/*"),
     ]
     parameters = [
-        Sub(f"{_ARN}:ssm:{_HERE}:parameter/{base}/*"),
-        Sub(f"{_ARN}:ssm:{_HERE}:parameter/{prefix}*"),
+        Sub(f"{ARN}:ssm:{HERE}:parameter/{base}/*"),
+        Sub(f"{ARN}:ssm:{HERE}:parameter/{prefix}*"),
     ]
-    return _doc(
-        _stmt(
+    return policy_document(
+        statement(
             "BuildDatabases",
             [
                 "rds:AddTagsToResource",
@@ -660,7 +638,7 @@ def _data_policy(names: _Names) -> dict[str, Any]:
         ),
         # Bucket names are global: scope by our prefix (CloudFormation-generated bucket names
         # start with the stack name, which starts with it).
-        _stmt(
+        statement(
             "BuildBuckets",
             [
                 "s3:CreateBucket",
@@ -681,9 +659,9 @@ def _data_policy(names: _Names) -> dict[str, Any]:
                 "s3:PutEncryptionConfiguration",
                 "s3:PutLifecycleConfiguration",
             ],
-            [Sub(f"{_ARN}:s3:::{prefix}*")],
+            [Sub(f"{ARN}:s3:::{prefix}*")],
         ),
-        _stmt(
+        statement(
             "BuildLogGroups",
             [
                 "logs:AssociateKmsKey",
@@ -697,11 +675,11 @@ def _data_policy(names: _Names) -> dict[str, Any]:
                 "logs:UntagResource",
             ],
             [
-                Sub(f"{_ARN}:logs:{_HERE}:log-group:{prefix}*"),
-                Sub(f"{_ARN}:logs:{_HERE}:log-group:/{base}/*"),
+                Sub(f"{ARN}:logs:{HERE}:log-group:{prefix}*"),
+                Sub(f"{ARN}:logs:{HERE}:log-group:/{base}/*"),
             ],
         ),
-        _stmt(
+        statement(
             "BuildSecrets",
             [
                 "secretsmanager:CreateSecret",
@@ -717,7 +695,7 @@ def _data_policy(names: _Names) -> dict[str, Any]:
             ],
             secrets,
         ),
-        _stmt(
+        statement(
             "BuildParameters",
             [
                 "ssm:AddTagsToResource",
@@ -730,17 +708,17 @@ def _data_policy(names: _Names) -> dict[str, Any]:
             ],
             parameters,
         ),
-        _stmt(
+        statement(
             "ReadPublicAmiParameters",
             ["ssm:GetParameter", "ssm:GetParameters"],
-            [Sub(f"{_ARN}:ssm:${{AWS::Region}}::parameter/aws/service/*")],
+            [Sub(f"{ARN}:ssm:${{AWS::Region}}::parameter/aws/service/*")],
         ),
         # Encrypted RDS storage, EBS volumes and secrets under AWS-managed or existing keys: only
         # when the request comes through those services, never a direct Decrypt.
-        _stmt(
+        statement(
             "UseKeysThroughServices",
             ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
-            [Sub(f"{_ARN}:kms:{_HERE}:key/*")],
+            [Sub(f"{ARN}:kms:{HERE}:key/*")],
             condition={
                 "StringEquals": {
                     "kms:ViaService": [
@@ -751,7 +729,7 @@ def _data_policy(names: _Names) -> dict[str, Any]:
                 }
             },
         ),
-        _stmt(
+        statement(
             "DescribeData",
             [
                 "logs:DescribeLogGroups",
@@ -766,14 +744,14 @@ def _data_policy(names: _Names) -> dict[str, Any]:
 
 
 def _iam_policy(names: _Names) -> dict[str, Any]:
-    workload_roles = Sub(f"{_ARN}:iam::${{AWS::AccountId}}:role{names.path}*")
-    profiles = Sub(f"{_ARN}:iam::${{AWS::AccountId}}:instance-profile{names.path}*")
+    workload_roles = Sub(f"{ARN}:iam::${{AWS::AccountId}}:role{names.path}*")
+    profiles = Sub(f"{ARN}:iam::${{AWS::AccountId}}:instance-profile{names.path}*")
     boundary = Ref("PermissionsBoundary")
     carries_boundary = {"StringEquals": {"iam:PermissionsBoundary": boundary}}
-    return _doc(
+    return policy_document(
         # TinyStacks' role could grant itself anything. Ours may create and edit roles only
         # under /<base>/ and only while they carry our boundary, which caps what they can do.
-        _stmt(
+        statement(
             "RolesOnlyWithOurBoundary",
             [
                 "iam:AttachRolePolicy",
@@ -786,7 +764,7 @@ def _iam_policy(names: _Names) -> dict[str, Any]:
             [workload_roles],
             condition=carries_boundary,
         ),
-        _stmt(
+        statement(
             "ManageWorkloadRoles",
             [
                 "iam:DeleteRole",
@@ -807,8 +785,8 @@ def _iam_policy(names: _Names) -> dict[str, Any]:
         # Workload roles (task, execution, instance roles) are passed to ECS/EC2/...; they all carry
         # the boundary, so passing them cannot exceed it. No iam:PassedToService condition here:
         # AddRoleToInstanceProfile passes a role without naming a service.
-        _stmt("PassOnlyWorkloadRoles", ["iam:PassRole"], [workload_roles]),
-        _stmt(
+        statement("PassOnlyWorkloadRoles", ["iam:PassRole"], [workload_roles]),
+        statement(
             "ManageWorkloadInstanceProfiles",
             [
                 "iam:AddRoleToInstanceProfile",
@@ -822,10 +800,10 @@ def _iam_policy(names: _Names) -> dict[str, Any]:
             [profiles],
         ),
         # First use of ECS/ELB/ASG/RDS/... in an account creates their service-linked roles.
-        _stmt(
+        statement(
             "ServiceLinkedRolesOfUsedServices",
             ["iam:CreateServiceLinkedRole"],
-            [Sub(f"{_ARN}:iam::${{AWS::AccountId}}:role/aws-service-role/*")],
+            [Sub(f"{ARN}:iam::${{AWS::AccountId}}:role/aws-service-role/*")],
             condition={
                 "StringEquals": {
                     "iam:AWSServiceName": [
@@ -841,9 +819,9 @@ def _iam_policy(names: _Names) -> dict[str, Any]:
         ),
         # Guardrails, explicit so that no future Allow can undo them:
         # a role's boundary can never be removed...
-        _stmt("NeverRemoveBoundary", ["iam:DeleteRolePermissionsBoundary"], "*", effect="Deny"),
+        statement("NeverRemoveBoundary", ["iam:DeleteRolePermissionsBoundary"], "*", effect="Deny"),
         # ...nor replaced or created with any other (or no) boundary...
-        _stmt(
+        statement(
             "NeverAnotherBoundary",
             [
                 "iam:AttachRolePolicy",
@@ -856,7 +834,7 @@ def _iam_policy(names: _Names) -> dict[str, Any]:
             condition={"StringNotEquals": {"iam:PermissionsBoundary": boundary}},
         ),
         # ...and the boundary policy itself can never be rewritten or deleted.
-        _stmt(
+        statement(
             "NeverEditBoundary",
             [
                 "iam:CreatePolicyVersion",
@@ -877,8 +855,8 @@ def _iam_policy(names: _Names) -> dict[str, Any]:
 
 def _boundary_policy(names: _Names) -> dict[str, Any]:
     prefix, base = names.prefix, names.base
-    return _doc(
-        _stmt(
+    return policy_document(
+        statement(
             "WriteOwnLogs",
             [
                 "logs:CreateLogGroup",
@@ -887,11 +865,11 @@ def _boundary_policy(names: _Names) -> dict[str, Any]:
                 "logs:PutLogEvents",
             ],
             [
-                Sub(f"{_ARN}:logs:{_HERE}:log-group:{prefix}*"),
-                Sub(f"{_ARN}:logs:{_HERE}:log-group:/{base}/*"),
+                Sub(f"{ARN}:logs:{HERE}:log-group:{prefix}*"),
+                Sub(f"{ARN}:logs:{HERE}:log-group:/{base}/*"),
             ],
         ),
-        _stmt(
+        statement(
             "ImagesPullAndBuild",
             [
                 "ecr:BatchCheckLayerAvailability",
@@ -902,32 +880,32 @@ def _boundary_policy(names: _Names) -> dict[str, Any]:
                 "ecr:PutImage",
                 "ecr:UploadLayerPart",
             ],
-            [Sub(f"{_ARN}:ecr:{_HERE}:repository/{prefix}*")],
+            [Sub(f"{ARN}:ecr:{HERE}:repository/{prefix}*")],
         ),
-        _stmt(
+        statement(
             "ReadOwnSecrets",
             ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
             [
-                Sub(f"{_ARN}:secretsmanager:{_HERE}:secret:{prefix}*"),
-                Sub(f"{_ARN}:secretsmanager:{_HERE}:secret:/{base}/*"),
+                Sub(f"{ARN}:secretsmanager:{HERE}:secret:{prefix}*"),
+                Sub(f"{ARN}:secretsmanager:{HERE}:secret:/{base}/*"),
             ],
         ),
-        _stmt(
+        statement(
             "ReadOwnParameters",
             ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
             [
-                Sub(f"{_ARN}:ssm:{_HERE}:parameter/{base}/*"),
-                Sub(f"{_ARN}:ssm:{_HERE}:parameter/{prefix}*"),
+                Sub(f"{ARN}:ssm:{HERE}:parameter/{base}/*"),
+                Sub(f"{ARN}:ssm:{HERE}:parameter/{prefix}*"),
             ],
         ),
-        _stmt(
+        statement(
             "OwnBuckets",
             ["s3:DeleteObject", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket", "s3:PutObject"],
-            [Sub(f"{_ARN}:s3:::{prefix}*"), Sub(f"{_ARN}:s3:::{prefix}*/*")],
+            [Sub(f"{ARN}:s3:::{prefix}*"), Sub(f"{ARN}:s3:::{prefix}*/*")],
         ),
         # ECS container instances (EC2 launch type), the NAT instance configuring itself and the
         # SSM agent registering its instance.
-        _stmt(
+        statement(
             "ContainerInstancesAndNat",
             [
                 "ec2:CreateRoute",
@@ -944,7 +922,7 @@ def _boundary_policy(names: _Names) -> dict[str, Any]:
             ],
             [_regional("ec2"), _regional("ecs")],
         ),
-        _stmt(
+        statement(
             "SessionManagerAndRuntimeBasics",
             [
                 "ec2:DescribeInstances",
@@ -966,7 +944,7 @@ def _boundary_policy(names: _Names) -> dict[str, Any]:
         ),
         # Whatever a workload role is granted, it can never touch identity, the organization or
         # the account settings.
-        _stmt("NeverIdentityOrAccount", ["account:*", "iam:*", "organizations:*"], "*", effect="Deny"),
+        statement("NeverIdentityOrAccount", ["account:*", "iam:*", "organizations:*"], "*", effect="Deny"),
     )
 
 
@@ -1085,7 +1063,7 @@ def _add_roles(t: Template, inp: RoleTemplateInput, names: _Names) -> list[str]:
             Description="stackpilot: the role CloudFormation uses for stackpilot stacks",
             MaxSessionDuration=3600,
             # Only CloudFormation, and only on behalf of this account (confused-deputy guard).
-            AssumeRolePolicyDocument=_doc(
+            AssumeRolePolicyDocument=policy_document(
                 {
                     "Sid": "CloudFormationInThisAccount",
                     "Effect": "Allow",
@@ -1125,7 +1103,7 @@ def _add_status_forwarding(t: Template, inp: RoleTemplateInput, names: _Names) -
             RoleName=_events_role_name(inp.connection_id),
             Path=CONTROL_PATH,
             Description="stackpilot: lets EventBridge forward stackpilot stack status events",
-            AssumeRolePolicyDocument=_doc(
+            AssumeRolePolicyDocument=policy_document(
                 {
                     "Sid": "OnlyTheForwardingRule",
                     "Effect": "Allow",
@@ -1135,7 +1113,7 @@ def _add_status_forwarding(t: Template, inp: RoleTemplateInput, names: _Names) -
                     "Condition": {
                         "StringEquals": {
                             "aws:SourceAccount": AccountId,
-                            "aws:SourceArn": Sub(f"{_ARN}:events:{_HERE}:rule/{rule_name}"),
+                            "aws:SourceArn": Sub(f"{ARN}:events:{HERE}:rule/{rule_name}"),
                         }
                     },
                 }
@@ -1144,8 +1122,8 @@ def _add_status_forwarding(t: Template, inp: RoleTemplateInput, names: _Names) -
                 iam.Policy(
                     PolicyName="stackpilot-forward-status",
                     # PutEvents on our bus only: the role cannot write anywhere else.
-                    PolicyDocument=_doc(
-                        _stmt("PutOnStackpilotBus", ["events:PutEvents"], [inp.event_bus_arn])
+                    PolicyDocument=policy_document(
+                        statement("PutOnStackpilotBus", ["events:PutEvents"], [inp.event_bus_arn])
                     ),
                 )
             ],
@@ -1164,7 +1142,7 @@ def _add_status_forwarding(t: Template, inp: RoleTemplateInput, names: _Names) -
                 "source": ["aws.cloudformation"],
                 "detail-type": [_CFN_STATUS_DETAIL_TYPE],
                 "detail": {
-                    "stack-id": [{"prefix": Sub(f"{_ARN}:cloudformation:{_HERE}:stack/{names.prefix}")}],
+                    "stack-id": [{"prefix": Sub(f"{ARN}:cloudformation:{HERE}:stack/{names.prefix}")}],
                 },
             },
             Targets=[
@@ -1237,7 +1215,7 @@ def _build(inp: RoleTemplateInput) -> Template:
             # The callback must only arrive once every role and policy exists (explicit, even
             # where a GetAtt already implies it, so a refactor cannot silently drop it).
             DependsOn=sorted(iam_resources),
-            Metadata={"cfn-lint": {"config": {"ignore_checks": ["W3005"]}}},
+            Metadata=cfn_lint_ignores("W3005"),
         )
     )
     t.add_output(

@@ -126,6 +126,17 @@ from troposphere import elasticloadbalancingv2 as elb
 from troposphere.policies import AutoScalingReplacingUpdate, UpdatePolicy
 
 from functions.shared.logic.customer_names import WORKLOAD_PATH
+from functions.shared.logic.iam import (
+    ACCOUNT_ID_RE,
+    ARN,
+    HERE,
+    PARTITION_RE,
+    checkov_skips,
+    iam_arn_re,
+    partition,
+    policy_document,
+    statement,
+)
 from functions.stacks.logic.network import SubnetFacts, validate_existing_network
 from functions.stacks.models.spec import (
     DATABASE_ENV_NAMES,
@@ -151,8 +162,6 @@ ECS_AMI_PARAMETER: Final = "/aws/service/ecs/optimized-ami/amazon-linux-2023/rec
 TLS_POLICY: Final = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 _AMI_TYPE: Final = "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"
-_ARN: Final = "arn:${AWS::Partition}"
-_HERE: Final = "${AWS::Region}:${AWS::AccountId}"
 _ANYWHERE: Final = "0.0.0.0/0"
 
 # (type, CPU units, MiB): the ECS instance is the smallest that fits one task.
@@ -221,9 +230,7 @@ for TABLE in @TABLES@; do
 done
 """
 
-_ACCOUNT_RE: Final = re.compile(r"\d{12}")
 _ROLE_PATH_RE: Final = re.compile(r"/[a-z][a-z0-9-]*/")
-_PARTITION_RE: Final = r"aws(?:-cn|-us-gov)?"
 
 
 @dataclass(frozen=True)
@@ -256,20 +263,19 @@ def render_stack_template(inp: StackTemplateInput) -> str:
 
 def _validate(inp: StackTemplateInput) -> None:
     spec = inp.spec
-    if not _ACCOUNT_RE.fullmatch(inp.account_id):
+    if not ACCOUNT_ID_RE.fullmatch(inp.account_id):
         raise ValueError("invalid account_id")
     if inp.stack_name != spec.stack_name:
         raise ValueError(f"stack_name must be {spec.stack_name}")
     if not _ROLE_PATH_RE.fullmatch(inp.role_path):
         raise ValueError("invalid role_path")
-    boundary = rf"arn:{_PARTITION_RE}:iam::{inp.account_id}:policy/[\w+=,.@/-]{{1,512}}"
-    if not re.fullmatch(boundary, inp.permissions_boundary_arn):
+    if not iam_arn_re(inp.account_id, "policy").fullmatch(inp.permissions_boundary_arn):
         raise ValueError("permissions_boundary_arn must be a policy of the customer's account")
     if set(inp.secret_arns) != set(spec.container.secret_env):
         raise ValueError("secret_arns must name exactly the secret_env names")
     for env_name, arn in inp.secret_arns.items():
         expected = (
-            rf"arn:{_PARTITION_RE}:secretsmanager:{re.escape(spec.region)}:{inp.account_id}:"
+            rf"arn:{PARTITION_RE}:secretsmanager:{re.escape(spec.region)}:{inp.account_id}:"
             rf"secret:{re.escape(secret_name(spec, env_name))}-[A-Za-z0-9]{{6}}"
         )
         if not re.fullmatch(expected, arn):
@@ -285,27 +291,6 @@ def _validate(inp: StackTemplateInput) -> None:
 # --------------------------------------------------------------------------------------------------
 # Small building blocks
 # --------------------------------------------------------------------------------------------------
-
-
-def _stmt(sid: str, actions: list[str], resources: list[Any] | str, **condition: Any) -> dict[str, Any]:
-    statement: dict[str, Any] = {
-        "Sid": sid,
-        "Effect": "Allow",
-        "Action": sorted(actions),
-        "Resource": resources,
-    }
-    if condition:
-        statement["Condition"] = condition
-    return statement
-
-
-def _doc(*statements: dict[str, Any]) -> dict[str, Any]:
-    return {"Version": "2012-10-17", "Statement": list(statements)}
-
-
-def _skips(*checks: tuple[str, str]) -> dict[str, Any]:
-    """checkov suppressions, kept beside the resource they are about (each with its reason)."""
-    return {"checkov": {"skip": [{"id": check, "comment": comment} for check, comment in checks]}}
 
 
 def _tcp(port: int, description: str, **target: Any) -> ec2.SecurityGroupRule:
@@ -561,20 +546,20 @@ class _Builder:
             )
         )
         tag = "stackpilot:nat-instance"
-        tables = [Sub(f"{_ARN}:ec2:{_HERE}:route-table/${{Table}}", Table=t) for t in net.app_route_tables]
+        tables = [Sub(f"{ARN}:ec2:{HERE}:route-table/${{Table}}", Table=t) for t in net.app_route_tables]
         role = self.role(
             "NatRole",
             "ec2.amazonaws.com",
             "NAT instance: own the app subnets' default routes",
-            _doc(
-                _stmt("PointAppRoutesAtItself", ["ec2:CreateRoute", "ec2:ReplaceRoute"], tables),
-                _stmt(
+            policy_document(
+                statement("PointAppRoutesAtItself", ["ec2:CreateRoute", "ec2:ReplaceRoute"], tables),
+                statement(
                     "DisableItsSourceDestCheck",
                     ["ec2:ModifyInstanceAttribute"],
-                    [Sub(f"{_ARN}:ec2:{_HERE}:instance/*")],
-                    StringEquals={f"aws:ResourceTag/{tag}": self.name},
+                    [Sub(f"{ARN}:ec2:{HERE}:instance/*")],
+                    condition={"StringEquals": {f"aws:ResourceTag/{tag}": self.name}},
                 ),
-                _stmt("FindRouteTables", ["ec2:DescribeRouteTables"], "*"),
+                statement("FindRouteTables", ["ec2:DescribeRouteTables"], "*"),
             ),
         )
         profile = self.instance_profile("NatInstanceProfile", role)
@@ -606,7 +591,7 @@ class _Builder:
                     ],
                     UserData=Base64(Sub(user_data, VpcCidr=net.cidr)),
                 ),
-                Metadata=_skips(
+                Metadata=checkov_skips(
                     (
                         "CKV_AWS_88",
                         "The NAT instance is the VPC's way out to the internet: it needs a public IP",
@@ -715,7 +700,7 @@ class _Builder:
                         Description=f"Internet clients: {why}",
                         **(
                             {
-                                "Metadata": _skips(
+                                "Metadata": checkov_skips(
                                     ("CKV_AWS_260", "The internet-facing ALB is the public entry")
                                 )
                             }
@@ -801,7 +786,7 @@ class _Builder:
             # Only ECS tasks of this account and region (confused-deputy guard).
             trust["Condition"] = {
                 "StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")},
-                "ArnLike": {"aws:SourceArn": Sub(f"{_ARN}:ecs:{_HERE}:*")},
+                "ArnLike": {"aws:SourceArn": Sub(f"{ARN}:ecs:{HERE}:*")},
             }
         return self.add(
             iam.Role(
@@ -809,7 +794,7 @@ class _Builder:
                 Path=self.inp.role_path,
                 PermissionsBoundary=self.inp.permissions_boundary_arn,
                 Description=f"{self.name}: {purpose}",
-                AssumeRolePolicyDocument=_doc(trust),
+                AssumeRolePolicyDocument=policy_document(trust),
                 Policies=[iam.Policy(PolicyName=title, PolicyDocument=policy)] if policy else [],
             )
         )
@@ -842,7 +827,7 @@ class _Builder:
                 # Named log groups: kept ones would collide with a re-created stack of the same name.
                 DeletionPolicy="Delete",
                 UpdateReplacePolicy="Delete",
-                Metadata=_skips(
+                Metadata=checkov_skips(
                     (
                         "CKV_AWS_158",
                         "Encrypted at rest by CloudWatch Logs; a customer-managed key is not possible: "
@@ -891,14 +876,14 @@ class _Builder:
                     ]
                 ),
                 Tags=self.tags("logs"),
-                Metadata=_skips(
+                Metadata=checkov_skips(
                     ("CKV_AWS_18", "This is the access-log bucket; logging it into itself would loop"),
                 ),
             )
         )
         region = self.spec.region
         writer: dict[str, Any] = (
-            {"AWS": f"arn:{_partition(region)}:iam::{_ELB_LOG_ACCOUNTS[region]}:root"}
+            {"AWS": f"arn:{partition(region)}:iam::{_ELB_LOG_ACCOUNTS[region]}:root"}
             if region in _ELB_LOG_ACCOUNTS
             else {"Service": _ELB_LOG_SERVICE}
         )
@@ -910,7 +895,7 @@ class _Builder:
                 DeletionPolicy="Retain",
                 UpdateReplacePolicy="Retain",
                 Bucket=Ref(bucket),
-                PolicyDocument=_doc(
+                PolicyDocument=policy_document(
                     {
                         "Sid": "TlsOnly",
                         "Effect": "Deny",
@@ -944,14 +929,14 @@ class _Builder:
                 ClusterSettings=[ecs.ClusterSetting(Name="containerInsights", Value="enabled")],
             )
         )
-        cluster_arn = Sub(f"{_ARN}:ecs:{_HERE}:cluster/${{Cluster}}")
-        instances = Sub(f"{_ARN}:ecs:{_HERE}:container-instance/${{Cluster}}/*")
+        cluster_arn = Sub(f"{ARN}:ecs:{HERE}:cluster/${{Cluster}}")
+        instances = Sub(f"{ARN}:ecs:{HERE}:container-instance/${{Cluster}}/*")
         role = self.role(
             "ContainerInstanceRole",
             "ec2.amazonaws.com",
             "ECS container instances: the ECS agent of this cluster",
-            _doc(
-                _stmt(
+            policy_document(
+                statement(
                     "RegisterWithThisCluster",
                     [
                         "ecs:DeregisterContainerInstance",
@@ -961,12 +946,12 @@ class _Builder:
                     ],
                     [cluster_arn],
                 ),
-                _stmt(
+                statement(
                     "RunAsThisClustersInstance",
                     ["ecs:Poll", "ecs:StartTelemetrySession", "ecs:UpdateContainerInstancesState"],
                     [instances],
                 ),
-                _stmt("FindTheEcsEndpoint", ["ecs:DiscoverPollEndpoint"], "*"),
+                statement("FindTheEcsEndpoint", ["ecs:DiscoverPollEndpoint"], "*"),
             ),
         )
         profile = self.instance_profile("ContainerInstanceProfile", role)
@@ -1071,26 +1056,28 @@ class _Builder:
             secrets.sort(key=lambda s: s.Name)
             assert {e.Name for e in environment + secrets} >= set(DATABASE_ENV_NAMES)
         statements = [
-            _stmt("WriteAppLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [GetAtt(log_group, "Arn")])
+            statement(
+                "WriteAppLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [GetAtt(log_group, "Arn")]
+            )
         ]
         ecr = ECR_IMAGE_RE.match(container.image)
         if ecr is not None:
-            repository = f"{_ARN}:ecr:{_HERE}:repository/{ecr['repository']}"
+            repository = f"{ARN}:ecr:{HERE}:repository/{ecr['repository']}"
             statements += [
-                _stmt("EcrLogin", ["ecr:GetAuthorizationToken"], "*"),
-                _stmt(
+                statement("EcrLogin", ["ecr:GetAuthorizationToken"], "*"),
+                statement(
                     "PullTheAppImage",
                     ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
                     [Sub(repository)],
                 ),
             ]
         if readable:
-            statements.append(_stmt("ReadTheAppSecrets", ["secretsmanager:GetSecretValue"], readable))
+            statements.append(statement("ReadTheAppSecrets", ["secretsmanager:GetSecretValue"], readable))
         execution = self.role(
             "TaskExecutionRole",
             "ecs-tasks.amazonaws.com",
             "ECS task execution: pull the image, write logs, read the app's secrets",
-            _doc(*statements),
+            policy_document(*statements),
         )
         task_role = self.role(
             "TaskRole", "ecs-tasks.amazonaws.com", "the application's own AWS identity (no permissions)", None
@@ -1271,7 +1258,7 @@ class _Builder:
                     Port=80,
                     Protocol="HTTP",
                     DefaultActions=forward,
-                    Metadata=_skips(
+                    Metadata=checkov_skips(
                         (
                             "CKV_AWS_2",
                             "No certificate_arn in the spec: HTTP until the team adds a certificate",
@@ -1323,7 +1310,7 @@ class _Builder:
                 Port=80,
                 Protocol="HTTP",
                 DefaultActions=[elb.Action(Type="forward", TargetGroupArn=Ref(target_group))],
-                Metadata=_skips(
+                Metadata=checkov_skips(
                     (
                         "CKV_AWS_2",
                         "Internal ALB reachable only from the API's VPC link; API Gateway terminates TLS",
@@ -1418,7 +1405,7 @@ class _Builder:
                     PasswordLength=32,
                     ExcludeCharacters="\"'@/\\ ",  # characters RDS refuses in a master password
                 ),
-                Metadata=_skips(
+                Metadata=checkov_skips(
                     (
                         "CKV_AWS_149",
                         "Uses aws/secretsmanager: workload roles' permissions boundary grants no KMS "
@@ -1472,7 +1459,7 @@ class _Builder:
                 CopyTagsToSnapshot=True,
                 AutoMinorVersionUpgrade=True,
                 Tags=self.tags("db"),
-                Metadata=_skips(*skips),
+                Metadata=checkov_skips(*skips),
             )
         )
         self.add(
@@ -1497,13 +1484,13 @@ class _Builder:
             "BastionRole",
             "ec2.amazonaws.com",
             "bastion: Session Manager only",
-            _doc(
-                _stmt(
+            policy_document(
+                statement(
                     "RegisterWithSessionManager",
                     ["ssm:UpdateInstanceInformation"],
-                    [Sub(f"{_ARN}:ec2:{_HERE}:instance/*")],
+                    [Sub(f"{ARN}:ec2:{HERE}:instance/*")],
                 ),
-                _stmt(
+                statement(
                     "SessionChannels",
                     [
                         "ec2messages:AcknowledgeMessage",
@@ -1587,11 +1574,3 @@ class _Builder:
             values["BastionInstanceId"] = (Ref(bastion), "Session Manager target")
         for title, (value, description) in values.items():
             self.t.add_output(Output(title, Value=value, Description=description))
-
-
-def _partition(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
