@@ -3,7 +3,7 @@
 ``render_stack_template`` turns a :class:`StackTemplateInput` into deterministic JSON (sorted keys,
 same input -> same bytes). The stack is created in the customer's account by the CloudFormation
 service role of the onboarding template, so it keeps that role's naming contract
-(``functions/accounts/logic/role_template.py``): every IAM role and instance profile has
+(``functions/accounts/logic/role_template/README.md``): every IAM role and instance profile has
 ``Path: /stackpilot/`` and the connection's ``PermissionsBoundary``, with inline policies only; the
 stack's secrets are named ``stackpilot-<name>-<stage>/...``, its log groups live under
 ``/stackpilot/``, bucket names are generated from the stack name; the database credentials live in
