@@ -24,11 +24,15 @@ from functions.accounts.models.api import ConnectAccountRequest, ConnectionView
 from functions.accounts.models.connection import Connection, ConnectionChanges, ConnectionStatus
 from functions.accounts.models.events import AccountDisconnected
 from functions.shared.logic.auditing import RequestInfo, draft
-from functions.shared.logic.customer_names import TEMPLATE_VERSION, onboarding_stack_name, quick_create_url
+from functions.shared.logic.customer_names import (
+    STACK_NAME_PREFIX,
+    TEMPLATE_VERSION,
+    onboarding_stack_name,
+    quick_create_url,
+)
 from functions.shared.models.ids import new_connection_id
 from functions.shared.models.principal import Principal, Role, require_role
 
-STACK_NAME_PREFIX = "stackpilot-"
 LIVE_STATUSES = (ConnectionStatus.PENDING, ConnectionStatus.CONNECTED)
 
 

@@ -1,5 +1,6 @@
 """Names, ARNs and links of what a connection puts in the customer's account: the contract between
-the onboarding template (accounts) and the stacks stackpilot builds through it (stacks).
+the onboarding template (accounts) and the stacks stackpilot builds through it (stacks) - the managed
+stack-name prefix, the IAM paths, the roles' names and ARNs.
 
 stackpilot computes the ARNs it needs from the connection id (it never reads the stack's outputs);
 the API builds quick-create links from here on every read, and only connecting imports the
@@ -15,9 +16,28 @@ from urllib.parse import quote
 
 TEMPLATE_VERSION: Final = "2"
 
+#: Every stack stackpilot manages in a customer's account is named with this prefix, and so is what
+#: those stacks name after themselves (secrets ``<stack name>/<ENV_NAME>``, ECR repositories,
+#: CloudFormation-generated bucket names). The onboarding template scopes the deploy role, the
+#: CloudFormation role and the permissions boundary to it; the onboarding stack itself is outside it
+#: (:func:`onboarding_stack_name`).
+STACK_NAME_PREFIX: Final = "stackpilot-"
+
+
+def workload_path(stack_name_prefix: str) -> str:
+    """The IAM path of the roles and instance profiles that stacks named ``stack_name_prefix...``
+    create, and the name-space of their log groups, secrets and parameters: ``/stackpilot/`` for
+    ``stackpilot-``. The CloudFormation role may create, pass and manage roles under it only."""
+    return f"/{stack_name_prefix.rstrip('-')}/"
+
+
+#: :func:`workload_path` of :data:`STACK_NAME_PREFIX`: where every stackpilot stack puts its roles,
+#: instance profiles and log groups.
+WORKLOAD_PATH: Final = workload_path(STACK_NAME_PREFIX)
+
 #: IAM path of the roles/policies the onboarding template creates. It is deliberately NOT
-#: ``/stackpilot/``: the CloudFormation role may pass and manage roles under ``/stackpilot/`` only,
-#: so it can never touch (or pass) the control-plane roles.
+#: ``/stackpilot/`` (:data:`WORKLOAD_PATH`): the CloudFormation role may pass and manage roles under
+#: ``/stackpilot/`` only, so it can never touch (or pass) the control-plane roles.
 CONTROL_PATH: Final = "/stackpilot-connection/"
 
 _CONNECTION_ID_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")

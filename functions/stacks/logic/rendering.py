@@ -1,4 +1,4 @@
-"""From a stack record to its CloudFormation template (the renderer itself is logic/template.py)."""
+"""From a stack record to its CloudFormation template (the renderer itself is the logic/template package)."""
 
 from __future__ import annotations
 

@@ -62,9 +62,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from functions.shared.logic.customer_names import STACK_NAME_PREFIX
 from functions.shared.models.ids import ConnectionId
-
-STACK_NAME_PREFIX: Final = "stackpilot-"
 
 #: Environment variables stackpilot sets itself when a database is attached (libpq's standard names,
 #: so every PostgreSQL client finds the database without configuration).
