@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Annotated
 
 from pydantic import field_validator
 from pydantic_settings import NoDecode
 
-from functions.shared.settings import ServiceSettings
+from functions.shared.settings import ServiceSettings, settings_getter
 
 
 class AccountsSettings(ServiceSettings):
@@ -33,6 +32,6 @@ class AccountsSettings(ServiceSettings):
         return value
 
 
-@lru_cache
+@settings_getter
 def get_settings() -> AccountsSettings:
     return AccountsSettings()

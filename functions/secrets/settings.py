@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from functions.shared.settings import ServiceSettings
+from functions.shared.settings import ServiceSettings, settings_getter
 
 
 class SecretsSettings(ServiceSettings):
@@ -13,6 +11,6 @@ class SecretsSettings(ServiceSettings):
     secrets_key_id: str = "alias/stackpilot-local"
 
 
-@lru_cache
+@settings_getter
 def get_settings() -> SecretsSettings:
     return SecretsSettings()

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-from functools import lru_cache
-
-from functions.shared.settings import ServiceSettings
+from functions.shared.settings import ServiceSettings, settings_getter
 
 
 class StacksSettings(ServiceSettings):
@@ -25,6 +23,6 @@ class StacksSettings(ServiceSettings):
     stack_wait_give_up_seconds: int = 4 * 3600
 
 
-@lru_cache
+@settings_getter
 def get_settings() -> StacksSettings:
     return StacksSettings()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from ipaddress import ip_address
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
-from functions.shared.settings import ServiceSettings
+from functions.shared.settings import ServiceSettings, settings_getter
 
 _LOOPBACK_NAMES = frozenset({"localhost"})
 
@@ -54,11 +53,11 @@ class AuthorizerSettings(TenancySettings):
         raise ValueError("JWKS_URL must be https (plain http only on a loopback address)")
 
 
-@lru_cache
+@settings_getter
 def get_settings() -> TenancySettings:
     return TenancySettings()
 
 
-@lru_cache
+@settings_getter
 def get_authorizer_settings() -> AuthorizerSettings:
     return AuthorizerSettings()  # required fields come from the environment

@@ -404,16 +404,9 @@ def fresh_containers() -> None:
         package, _, child = name.rpartition(".")
         if package in sys.modules and getattr(sys.modules[package], child, None) is not None:
             delattr(sys.modules[package], child)
-    for module_name in (
-        "functions.accounts.settings",
-        "functions.tenancy.settings",
-        "functions.secrets.settings",
-        "functions.stacks.settings",
-    ):
-        module = sys.modules.get(module_name)
-        for getter in ("get_settings", "get_authorizer_settings"):
-            if module is not None and hasattr(module, getter):
-                getattr(module, getter).cache_clear()
+    settings = sys.modules.get("functions.shared.settings")
+    if settings is not None:
+        settings.reset_all()  # every domain's settings, read again from this cloud's environment
     dynamo = sys.modules.get("functions.shared.dal.dynamo")
     if dynamo is not None:
         dynamo.connection.cache_clear()  # its client was bound to the previous endpoint

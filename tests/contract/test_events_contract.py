@@ -52,8 +52,3 @@ def test_the_api_gateway_sample_is_a_proxy_event_the_accounts_api_understands() 
     parsed = APIGatewayProxyEventModel.model_validate(event)
     assert ConnectAccountRequest.model_validate_json(parsed.body or "")
     assert Principal.from_authorizer_context(event["requestContext"]["authorizer"]).org_id == "org_acme"
-
-
-def test_the_workflow_input_sample_carries_ids_only() -> None:
-    payload = load_event("sfn/connect_account_input.json")
-    assert set(payload) == {"org_id", "connection_id", "connect_window_seconds"}

@@ -16,6 +16,8 @@ from functions.accounts.logic.outcome import OutcomeDeps, failure_reason, record
 from functions.accounts.logic.respond import RespondDeps, answer_cloudformation
 from functions.accounts.logic.verification import VerifyDeps, verify_role
 from functions.accounts.models.connection import CallbackRequest, CallbackStatus, ConnectionStatus
+from functions.accounts.models.workflow import Callback, ConnectAccountState
+from functions.shared.models.workflow import StepError
 from tests.fakes.accounts import (
     FakeClock,
     FakeRoleProbe,
@@ -86,6 +88,20 @@ def test_a_disconnected_connection_is_not_verified() -> None:
         verify_role(setup(probe, status=ConnectionStatus.DISCONNECTED), ORG, CONN_ID, ROLE_ARN)
 
 
+def callback(request_key: str = "k1") -> Callback:
+    return Callback(request_key=request_key, request_type="Create", stack_id=STACK_ID, role_arn=ROLE_ARN)
+
+
+def state(request_key: str | None) -> ConnectAccountState:
+    """The workflow's state as AnswerCloudFormation gets it: called back with ``request_key``, or never."""
+    return ConnectAccountState(
+        org_id=ORG,
+        connection_id=CONN_ID,
+        connect_window_seconds=3600,
+        callback=callback(request_key) if request_key else None,
+    )
+
+
 def outcome_deps() -> OutcomeDeps:
     connections = InMemoryConnections()
     connections.create(pending_connection(FakeClock()))
@@ -96,9 +112,7 @@ def outcome_deps() -> OutcomeDeps:
 
 def test_connected_burns_the_nonce_and_emits_account_connected() -> None:
     deps = outcome_deps()
-    status = record_outcome(
-        deps, ORG, CONN_ID, "CONNECTED", callback={"stack_id": STACK_ID, "role_arn": ROLE_ARN}
-    )
+    status = record_outcome(deps, ORG, CONN_ID, "CONNECTED", callback=callback())
     conn = deps.connections.get(ORG, CONN_ID)
     assert status is ConnectionStatus.CONNECTED and conn is not None
     assert conn.nonce_hash is None and conn.task_token is None and conn.stack_id == STACK_ID
@@ -107,10 +121,9 @@ def test_connected_burns_the_nonce_and_emits_account_connected() -> None:
 
 def test_a_user_facing_error_becomes_the_reason() -> None:
     deps = outcome_deps()
-    error = {
-        "Error": "RoleTrustTooBroad",
-        "Cause": json.dumps({"errorMessage": "role does not require ExternalId"}),
-    }
+    error = StepError(
+        Error="RoleTrustTooBroad", Cause=json.dumps({"errorMessage": "role does not require ExternalId"})
+    )
     record_outcome(deps, ORG, CONN_ID, "FAILED", error=error)
     conn = deps.connections.get(ORG, CONN_ID)
     assert conn is not None and conn.status is ConnectionStatus.FAILED
@@ -119,10 +132,9 @@ def test_a_user_facing_error_becomes_the_reason() -> None:
 
 
 def test_an_internal_error_is_summarised_without_its_details() -> None:
-    error = {
-        "Error": "KeyError",
-        "Cause": json.dumps({"errorMessage": "'secret-value'", "stackTrace": ["..."]}),
-    }
+    error = StepError(
+        Error="KeyError", Cause=json.dumps({"errorMessage": "'secret-value'", "stackTrace": ["..."]})
+    )
     reason = failure_reason(error)
     assert "KeyError" in reason and "secret-value" not in reason
 
@@ -138,7 +150,7 @@ def test_an_outcome_for_a_disconnected_connection_does_not_resurrect_it() -> Non
     deps = outcome_deps()
     conn = deps.connections.get(ORG, CONN_ID)
     deps.connections.transition(conn, ConnectionStatus.DISCONNECTED, allowed_from=[ConnectionStatus.PENDING])  # type: ignore[arg-type]
-    assert record_outcome(deps, ORG, CONN_ID, "CONNECTED", callback={}) is ConnectionStatus.DISCONNECTED
+    assert record_outcome(deps, ORG, CONN_ID, "CONNECTED", callback=None) is ConnectionStatus.DISCONNECTED
     assert deps.events.published == []  # type: ignore[attr-defined]
 
 
@@ -167,20 +179,20 @@ def _respond_deps(status: ConnectionStatus, reason: str | None = None) -> Respon
 
 def test_a_connected_account_answers_success_with_the_connection_as_physical_id() -> None:
     deps = _respond_deps(ConnectionStatus.CONNECTED)
-    assert answer_cloudformation(deps, ORG, CONN_ID, {"callback": {"request_key": "k1"}}) == (
+    assert answer_cloudformation(deps, ORG, CONN_ID, state("k1")) == (
         True,
         ConnectionStatus.CONNECTED,
     )
     body = deps.responder.sent[0][1]  # type: ignore[attr-defined]
     assert body["Status"] == "SUCCESS" and body["PhysicalResourceId"] == CONN_ID
     # a retry does not send twice
-    assert answer_cloudformation(deps, ORG, CONN_ID, {"callback": {"request_key": "k1"}})[0] is False
+    assert answer_cloudformation(deps, ORG, CONN_ID, state("k1"))[0] is False
     assert len(deps.responder.sent) == 1  # type: ignore[attr-defined]
 
 
 def test_a_failed_connection_answers_failed_with_its_reason() -> None:
     deps = _respond_deps(ConnectionStatus.FAILED, reason="role does not require ExternalId")
-    answer_cloudformation(deps, ORG, CONN_ID, {"callback": {"request_key": "k1"}})
+    answer_cloudformation(deps, ORG, CONN_ID, state("k1"))
     body = deps.responder.sent[0][1]  # type: ignore[attr-defined]
     assert body["Status"] == "FAILED" and body["Reason"] == "role does not require ExternalId"
     assert not body["PhysicalResourceId"].startswith("conn_")
@@ -188,4 +200,4 @@ def test_a_failed_connection_answers_failed_with_its_reason() -> None:
 
 def test_nothing_to_answer_when_nobody_called_back() -> None:
     deps = _respond_deps(ConnectionStatus.FAILED)
-    assert answer_cloudformation(deps, ORG, CONN_ID, {"error": {}}) == (False, ConnectionStatus.FAILED)
+    assert answer_cloudformation(deps, ORG, CONN_ID, state(None)) == (False, ConnectionStatus.FAILED)

@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.accounts.handlers import composition
 from functions.accounts.logic.outcome import record_outcome
+from functions.accounts.models.workflow import RecordOutcomeInput, RecordOutcomeOutput
 from functions.shared.observability import logger
 
 log = logger("accounts")
@@ -16,13 +17,9 @@ DEPS = composition.outcome_deps()
 
 @log.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    task = RecordOutcomeInput.model_validate(event)
     status = record_outcome(
-        DEPS,
-        event["org_id"],
-        event["connection_id"],
-        event["outcome"],
-        callback=event.get("callback"),
-        error=event.get("error"),
+        DEPS, task.org_id, task.connection_id, task.outcome, callback=task.callback, error=task.error
     )
     log.info("connection outcome recorded", extra={"status": status.value})
-    return {"status": status.value}
+    return RecordOutcomeOutput(status=status.value).model_dump(mode="json")

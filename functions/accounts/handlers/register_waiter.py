@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.accounts.exceptions import ConnectionClosed
 from functions.accounts.handlers import composition
+from functions.accounts.models.workflow import RegisterWaiterInput, RegisterWaiterOutput
 from functions.shared.observability import logger
 
 log = logger("accounts")
@@ -16,7 +17,8 @@ CONNECTIONS = composition.connections()
 
 @log.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    task = RegisterWaiterInput.model_validate(event)
     # The token is a credential for this execution: it goes to the table, never to a log.
-    if not CONNECTIONS.set_task_token(event["org_id"], event["connection_id"], event["task_token"]):
+    if not CONNECTIONS.set_task_token(task.org_id, task.connection_id, task.task_token):
         raise ConnectionClosed("the connection is no longer pending")
-    return {"registered": True}
+    return RegisterWaiterOutput(registered=True).model_dump(mode="json")

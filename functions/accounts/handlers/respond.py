@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.accounts.handlers import composition
 from functions.accounts.logic.respond import answer_cloudformation
+from functions.accounts.models.workflow import RespondInput, RespondOutput
 from functions.shared.observability import logger
 
 log = logger("accounts")
@@ -16,7 +17,6 @@ DEPS = composition.respond_deps()
 
 @log.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    answered, status = answer_cloudformation(
-        DEPS, event["org_id"], event["connection_id"], event.get("state", {})
-    )
-    return {"answered": answered, "status": status.value}
+    task = RespondInput.model_validate(event)
+    answered, status = answer_cloudformation(DEPS, task.org_id, task.connection_id, task.state)
+    return RespondOutput(answered=answered, status=status.value).model_dump(mode="json")

@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.accounts.handlers import composition
 from functions.accounts.logic.verification import verify_role
+from functions.accounts.models.workflow import VerifyRoleInput, VerifyRoleOutput
 from functions.shared.observability import logger
 
 log = logger("accounts")
@@ -16,5 +17,6 @@ DEPS = composition.verify_deps()
 
 @log.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    account = verify_role(DEPS, event["org_id"], event["connection_id"], event.get("role_arn"))
-    return {"account_id": account}
+    task = VerifyRoleInput.model_validate(event)
+    account = verify_role(DEPS, task.org_id, task.connection_id, task.role_arn)
+    return VerifyRoleOutput(account_id=account).model_dump(mode="json")

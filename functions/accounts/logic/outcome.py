@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from functions.accounts.exceptions import ConnectionNotFound
 from functions.accounts.logic.ports import Clock, ConnectionRepository, EventPublisher
 from functions.accounts.models.connection import Connection, ConnectionChanges, ConnectionStatus
 from functions.accounts.models.events import AccountConnected, AccountConnectionFailed
+from functions.accounts.models.workflow import Callback
 from functions.shared.logic.auditing import Result, service_draft
 from functions.shared.models.audit import AuditDraft
+from functions.shared.models.workflow import StepError
 
 # Errors whose message is written for the user (domain exceptions); anything else is summarised.
 USER_FACING_ERRORS = frozenset(
@@ -34,12 +35,12 @@ class OutcomeDeps:
     connect_window_seconds: int
 
 
-def failure_reason(error: dict[str, Any] | None) -> str:
+def failure_reason(error: StepError | None) -> str:
     """Turns a Step Functions error ({Error, Cause}) into a reason a user can act on."""
     if not error:
         return "the connection failed for an unknown reason"
-    name = str(error.get("Error", ""))
-    cause = error.get("Cause")
+    name = error.error
+    cause = error.cause
     message = ""
     if isinstance(cause, str):
         try:
@@ -62,23 +63,22 @@ def record_outcome(
     org_id: str,
     connection_id: str,
     outcome: str,
-    callback: dict[str, Any] | None = None,
-    error: dict[str, Any] | None = None,
+    callback: Callback | None = None,
+    error: StepError | None = None,
 ) -> ConnectionStatus:
     connection = deps.connections.get(org_id, connection_id)
     if connection is None:
         raise ConnectionNotFound(f"connection {connection_id} not found")
     now = deps.clock()
     if outcome == "CONNECTED":
-        callback = callback or {}
         updated = deps.connections.transition(
             connection,
             ConnectionStatus.CONNECTED,
             allowed_from=(ConnectionStatus.PENDING, ConnectionStatus.CONNECTED, ConnectionStatus.FAILED),
             audit=_outcome_entry(connection, now, "succeeded", None),
             changes=ConnectionChanges(
-                role_arn=callback.get("role_arn") or connection.role_arn,
-                stack_id=callback.get("stack_id") or connection.stack_id,
+                role_arn=(callback.role_arn if callback else None) or connection.role_arn,
+                stack_id=(callback.stack_id if callback else None) or connection.stack_id,
                 connected_at=connection.connected_at or now,
                 nonce_hash=None,  # burnt: the template cannot connect twice
                 task_token=None,
@@ -115,7 +115,7 @@ def record_outcome(
             reason=reason,
             nonce_hash=None,
             task_token=None,
-            stack_id=(callback or {}).get("stack_id") or connection.stack_id,
+            stack_id=(callback.stack_id if callback else None) or connection.stack_id,
             updated_at=now,
         ),
     )

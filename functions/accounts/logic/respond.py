@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from functions.accounts.logic.callback import rejected_physical_id
 from functions.accounts.logic.ports import CallbackRepository, CloudFormationResponder, ConnectionRepository
 from functions.accounts.logic.response_url import ResponseUrlRejected
 from functions.accounts.models.connection import CallbackStatus, ConnectionStatus
+from functions.accounts.models.workflow import ConnectAccountState
 
 log = logging.getLogger(__name__)
 
@@ -22,14 +22,13 @@ class RespondDeps:
 
 
 def answer_cloudformation(
-    deps: RespondDeps, org_id: str, connection_id: str, state: dict[str, Any]
+    deps: RespondDeps, org_id: str, connection_id: str, state: ConnectAccountState
 ) -> tuple[bool, ConnectionStatus]:
     """Returns (answered, the connection's status). Safe to retry: an answered request is not re-sent."""
     connection = deps.connections.get(org_id, connection_id)
     status = connection.status if connection else ConnectionStatus.DISCONNECTED
-    callback = state.get("callback")
-    key = callback.get("request_key") if isinstance(callback, dict) else None
-    if not isinstance(key, str):
+    key = state.callback.request_key if state.callback else None
+    if key is None:
         return False, status  # nothing ever called back (e.g. expiry): nobody waits for an answer
     request = deps.callbacks.get(key)
     if request is None or request.status is CallbackStatus.ANSWERED:

@@ -101,3 +101,10 @@ TASKS: dict[str, Task] = {
     "functions.stacks.handlers.reconcile_plan": Task(PlanInput, PlanOutput),
     "functions.stacks.handlers.reconcile_sweep": Task(StackGroupItem, SweepOutput),
 }
+
+#: What each of the domain's state machines is started with.
+EXECUTIONS: dict[str, type[TaskModel]] = {
+    "provision-stack": Operation,
+    "delete-stack": Operation,
+    "reconcile-stacks": PlanInput,
+}
