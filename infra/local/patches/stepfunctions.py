@@ -107,6 +107,22 @@ def _reflect_execution_status(self: Any) -> None:
     _call_original(BaseExecutionWorkerCommunication, "_reflect_execution_status", self)
 
 
+def _eval_component(self: Any, env: Any) -> None:
+    """A Task state evaluates its timeout (and heartbeat), then pops the value off the stack; but moto
+    evaluates nothing once the execution is stopped, so a StopExecution landing between the two made
+    the pop take the state's input, wrote it into the history's ``timeoutInSeconds``, and
+    GetExecutionHistory then failed to serialise it. Once stopped, a timeout or heartbeat pushes a
+    value all the same (0: the task never runs)."""
+    from moto.stepfunctions.parser.asl.component.common.timeouts.heartbeat import Heartbeat
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import Timeout
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+
+    if not env.is_running() and isinstance(self, Timeout | Heartbeat):
+        env.stack.append(0)
+        return
+    _call_original(EvalComponent, "eval", self, env)
+
+
 def patch() -> None:
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
@@ -129,6 +145,9 @@ def patch() -> None:
     _replace(StepFunctionResponse, "send_task_failure", _send_task_failure, "sfn SendTaskFailure cause")
     _replace(Execution, "start", _execution_start, "sfn execution tracking")
     _replace(Execution, "stop", _execution_stop, "sfn StopExecution aborts at once")
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+
+    _replace(EvalComponent, "eval", _eval_component, "sfn a stop between a Task's timeout and its pop")
     _replace(
         BaseExecutionWorkerCommunication,
         "_reflect_execution_status",

@@ -180,3 +180,25 @@ def test_server_mode_lambda_and_state_machine(moto_server: str) -> None:
     assert json.load(invoked["Payload"])["event"] == {"via": "server"}
     assert result["status"] == "SUCCEEDED", result
     assert json.loads(result["output"])["event"] == {"via": "sfn"}
+
+
+def test_sfn_a_task_stopped_before_its_timeout_is_read_still_gets_a_number() -> None:
+    # GIVEN a Task's timeout, evaluated in an execution that is running, and in one just stopped
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+
+    class Env:
+        def __init__(self, running: bool) -> None:
+            self.stack: list[Any] = [{"the": "state's input"}]
+            self.running = running
+            self.next_field_name: str | None = None
+
+        def is_running(self) -> bool:
+            return self.running
+
+    running, stopped = Env(running=True), Env(running=False)
+    # WHEN the Task evaluates it and pops what it expects to be the seconds
+    TimeoutSeconds(timeout_seconds=30).eval(running)  # type: ignore[arg-type]
+    TimeoutSeconds(timeout_seconds=30).eval(stopped)  # type: ignore[arg-type]
+    # THEN it pops a number either way, never the state's input (which broke GetExecutionHistory)
+    assert running.stack.pop() == 30
+    assert stopped.stack.pop() == 0
