@@ -39,12 +39,13 @@ from functions.tenancy.models.api import (
     OrgView,
     RenameOrgRequest,
 )
+from functions.tenancy.models.org import KEY_ID_PATTERN
 from functions.tenancy.settings import get_settings
 
 log = logger("tenancy")
 app = rest.rest_app(log)
 UserIdPath = Annotated[str, Path(min_length=1, max_length=255, description="The member's user id")]
-KeyIdPath = Annotated[str, Path(pattern=r"^[a-z2-7]{12}$", description="The key id (after 'sp_')")]
+KeyIdPath = Annotated[str, Path(pattern=KEY_ID_PATTERN, description="The key id (after 'sp_')")]
 # With an offset ("Z" or "+02:00"): a time without one names no instant, so it is a 422.
 Since = Annotated[
     AwareDatetime | None, Query(description="From this time on (ISO 8601 with offset, inclusive)")

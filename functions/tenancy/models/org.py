@@ -10,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from functions.shared.models.ids import OrgId
 from functions.shared.models.principal import Role, UserId
 
-KeyId = Annotated[str, StringConstraints(pattern=r"^[a-z2-7]{12}$")]
+#: An API key's public id (``sp_<id>_<secret>``): 12 lower-case base32 characters.
+KEY_ID_PATTERN = r"^[a-z2-7]{12}$"
+KeyId = Annotated[str, StringConstraints(pattern=KEY_ID_PATTERN)]
 OrgName = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
 
 
