@@ -1,4 +1,4 @@
-"""The synthesized CDK app against ``infra/definitions.py``, the pynamodb models and the gates.
+"""The synthesized CDK app against ``infra/definitions/``, the pynamodb models and the gates.
 
 One synthesis per session (conftest); every test reads the templates it produced.
 """
