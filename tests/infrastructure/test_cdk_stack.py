@@ -30,7 +30,7 @@ from infra.definitions import (
     Grant,
     asl_placeholders,
 )
-from tests.infrastructure.conftest import Synthesis
+from tests.infrastructure.synthesis import Synthesis
 
 pytestmark = pytest.mark.xdist_group("cdk")
 
