@@ -1,4 +1,4 @@
-"""The home-region stack: composes the constructs, all of them built from ``infra/definitions.py``."""
+"""The home-region stack: composes the constructs, all of them built from ``infra/definitions/``."""
 
 from __future__ import annotations
 

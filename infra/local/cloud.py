@@ -1,4 +1,4 @@
-"""The local cloud: moto with the project's patches, bootstrapped from infra/definitions.py.
+"""The local cloud: moto with the project's patches, bootstrapped from infra/definitions/.
 
 Two ways to run it, same bootstrap:
 - ``LocalCloud.in_process()`` — ``mock_aws`` in this process (the pytest fixture);

@@ -1,4 +1,4 @@
-"""The synthesized CDK app against ``infra/definitions.py``, the pynamodb models and the gates.
+"""The synthesized CDK app against ``infra/definitions/``, the pynamodb models and the gates.
 
 One synthesis per session (conftest); every test reads the templates it produced.
 """
@@ -30,7 +30,7 @@ from infra.definitions import (
     Grant,
     asl_placeholders,
 )
-from tests.infrastructure.conftest import Synthesis
+from tests.infrastructure.synthesis import Synthesis
 
 pytestmark = pytest.mark.xdist_group("cdk")
 

@@ -23,7 +23,7 @@ from infra.definitions import (
     TOPICS,
 )
 from infra.local.cloud import SERVICE_ACCOUNT, LocalCloud
-from tests.infrastructure.conftest import Synthesis
+from tests.infrastructure.synthesis import Synthesis
 
 pytestmark = pytest.mark.xdist_group("cdk")
 

@@ -34,7 +34,7 @@ from infra.definitions import ROUTES
 from infra.local.openapi import build_openapi
 from infra.local.runtime import LocalStackpilot
 from tests.workflows.client import Api, Reply
-from tests.workflows.test_connect_account import deploy
+from tests.workflows.onboarding import deploy
 
 pytestmark = pytest.mark.xdist_group("local-cloud")
 

@@ -14,24 +14,15 @@ import pytest
 from infra.local import customer
 from infra.local.runtime import LocalStackpilot
 from tests.workflows.client import Api
+from tests.workflows.onboarding import CUSTOMER, deploy
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("local-cloud")]
-
-CUSTOMER = "111111111111"
 
 
 def connect(api: Api, account: str = CUSTOMER, region: str = "us-east-1") -> dict[str, Any]:
     reply = api.request("POST", "/accounts", {"aws_account_id": account, "region": region})
     assert reply.status == 201, reply
     return dict(reply.body)
-
-
-def deploy(
-    local: LocalStackpilot, url: str, account: str = CUSTOMER, template: str | None = None
-) -> customer.DeployResult:
-    link = customer.parse_quick_create_url(url)
-    cfn = local.cloud.customer_client("cloudformation", account, link.region)
-    return customer.deploy(cfn, link, timeout_seconds=60, template_body=template)
 
 
 def template_of(local: LocalStackpilot, url: str) -> dict[str, Any]:
