@@ -9,7 +9,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from infra.local.patches._machinery import _Aborted, _replace, _StackRule, _state
+from infra.local.patches._machinery import _Aborted, _replace, _StackRule
 from infra.local.patches.cloudformation._common import (
     _DeleteItem,
     _error_text,
@@ -20,6 +20,7 @@ from infra.local.patches.cloudformation._common import (
 from infra.local.patches.cloudformation.operations import (
     _add_failure_event,
     _begin_plan,
+    _busy,
     _failure_reason,
     _needs_async,
     _run_operation,
@@ -169,7 +170,7 @@ def _backend_delete_stack(self: Any, name_or_stack_id: str) -> None:
     from moto.cloudformation.exceptions import ValidationError
 
     stack = _find_live_stack(self, name_or_stack_id)
-    if stack is None or stack.status == "DELETE_IN_PROGRESS" or stack.stack_id in _state.busy_stacks:
+    if stack is None or stack.status == "DELETE_IN_PROGRESS" or _busy(stack):
         return
     retain, force = _delete_request.get()
     if (retain or force) and stack.status != "DELETE_FAILED":

@@ -75,6 +75,26 @@ def _in_operation_for(stack_id: str) -> bool:
     return _state.busy_stacks.get(stack_id) is threading.current_thread()
 
 
+#: How long a request waits for a settled operation's thread to let go of its stack (real time: the
+#: thread has nothing left to do but tidy up).
+_SETTLE_SECONDS = 5.0
+
+
+def _busy(stack: Any) -> bool:
+    """Whether another operation still holds the stack. One that has reached its final status (and
+    sent its status event, on which a caller may act at once) is only tidying up: as in AWS, the
+    stack is already free, so wait for its thread rather than refuse the request."""
+    with _state.lock:
+        holder = _state.busy_stacks.get(stack.stack_id)
+    if holder is None or holder is threading.current_thread():
+        return False
+    if str(stack.status).endswith("_IN_PROGRESS"):
+        return True
+    holder.join(_SETTLE_SECONDS)
+    with _state.lock:
+        return stack.stack_id in _state.busy_stacks
+
+
 def _run_operation(stack: Any, name: str, work: Callable[[], None], *, background: bool) -> None:
     """Run a stack operation inline (moto's synchronous semantics) or in a daemon thread.
 

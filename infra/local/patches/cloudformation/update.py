@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.local.patches._machinery import _Aborted, _replace, _state
+from infra.local.patches._machinery import _Aborted, _replace
 from infra.local.patches.cloudformation._common import (
     _DeleteItem,
     _error_text,
@@ -23,6 +23,7 @@ from infra.local.patches.cloudformation.delete import _delete_resources
 from infra.local.patches.cloudformation.operations import (
     _add_failure_event,
     _begin_plan,
+    _busy,
     _current_plan,
     _failure_from,
     _failure_reason,
@@ -56,7 +57,7 @@ _UPDATABLE = frozenset(
 def _check_updatable(stack: Any) -> None:
     from moto.cloudformation.exceptions import ValidationError
 
-    if stack.status not in _UPDATABLE or stack.stack_id in _state.busy_stacks:
+    if stack.status not in _UPDATABLE or _busy(stack):
         raise ValidationError(
             stack.stack_id,
             message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated.",
