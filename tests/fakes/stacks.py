@@ -18,7 +18,7 @@ REGION = "us-east-1"
 
 @dataclass
 class InMemoryStacks:
-    """The stacks table: the lifecycle's StackRepository and the sweep's StackGroups, counting calls."""
+    """The stacks table: the use cases' StackRepository and the sweep's StackGroups, counting calls."""
 
     items: dict[tuple[str, str], Stack] = field(default_factory=dict)
     history_lines: list[tuple[str, StackEvent]] = field(default_factory=list)

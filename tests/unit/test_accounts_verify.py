@@ -14,7 +14,7 @@ from functions.accounts.exceptions import (
 )
 from functions.accounts.logic.outcome import OutcomeDeps, failure_reason, record_outcome
 from functions.accounts.logic.respond import RespondDeps, answer_cloudformation
-from functions.accounts.logic.verification import VerifyDeps, verify_role
+from functions.accounts.logic.verification import VerifyDeps, register_waiter, verify_role
 from functions.accounts.models.connection import CallbackRequest, CallbackStatus, ConnectionStatus
 from functions.accounts.models.workflow import Callback, ConnectAccountState
 from functions.shared.models.workflow import StepError
@@ -201,3 +201,18 @@ def test_a_failed_connection_answers_failed_with_its_reason() -> None:
 def test_nothing_to_answer_when_nobody_called_back() -> None:
     deps = _respond_deps(ConnectionStatus.FAILED)
     assert answer_cloudformation(deps, ORG, CONN_ID, state(None)) == (False, ConnectionStatus.FAILED)
+
+
+def test_the_waiter_keeps_its_token_only_while_the_connection_is_pending() -> None:
+    # GIVEN a pending connection, then one disconnected meanwhile
+    connections = InMemoryConnections()
+    connections.create(pending_connection(FakeClock(), task_token=None))
+    # WHEN the workflow registers its wait THEN the token is kept where the callback finds it
+    register_waiter(connections, ORG, CONN_ID, "token-2")
+    assert connections.get(ORG, CONN_ID).task_token == "token-2"  # type: ignore[union-attr]
+    connection = connections.get(ORG, CONN_ID)
+    assert connection is not None
+    connections.transition(connection, ConnectionStatus.DISCONNECTED, allowed_from=[ConnectionStatus.PENDING])
+    # AND a connection no longer pending ends the wait with the reason
+    with pytest.raises(ConnectionClosed, match="no longer pending"):
+        register_waiter(connections, ORG, CONN_ID, "token-3")

@@ -318,7 +318,7 @@ def test_the_stacks_secret_names_are_in_the_write_scope_and_the_boundary(region:
         return any(fnmatch.fnmatchcase(arn, resolved(r)) for r in as_list(statement["Resource"]))
 
     write = deploy_policy(template)["WriteStackSecrets"]
-    # What the stacks service names a secret env value (functions/stacks/logic/template.py).
+    # What the stacks service names a secret env value (functions/stacks/logic/template/).
     spec = cast(StackSpec, SimpleNamespace(stack_name="stackpilot-shop-prod"))
     name = secret_name(spec, "STRIPE_API_KEY")
     arn = f"arn:aws:secretsmanager:{region}:{account}:secret:{name}-AbC123"

@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from infra.local import customer
 from infra.local.demo import example_stack
 from infra.local.runtime import LocalStackpilot
 from tests.workflows.client import Api
+from tests.workflows.onboarding import deploy
 
 
 def connected_account(local: LocalStackpilot, org_id: str, account: str) -> tuple[Api, str]:
@@ -20,9 +20,7 @@ def connected_account(local: LocalStackpilot, org_id: str, account: str) -> tupl
     if reply.status != 201:
         raise RuntimeError(f"POST /accounts for {account}: {reply}")
     created = reply.body
-    link = customer.parse_quick_create_url(created["quick_create_url"])
-    cfn = local.cloud.customer_client("cloudformation", account, link.region)
-    deployed = customer.deploy(cfn, link, timeout_seconds=60)
+    deployed = deploy(local, created["quick_create_url"], account)
     if deployed.status != "CREATE_COMPLETE":
         raise RuntimeError(f"the onboarding stack in {account} ended {deployed.status}: {deployed.reason}")
     status = admin.wait_for_status(created["connection_id"], {"CONNECTED", "FAILED"})["status"]

@@ -6,8 +6,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.accounts.exceptions import ConnectionClosed
 from functions.accounts.handlers import composition
+from functions.accounts.logic.verification import register_waiter
 from functions.accounts.models.workflow import RegisterWaiterInput, RegisterWaiterOutput
 from functions.shared.observability import logger
 
@@ -19,6 +19,5 @@ CONNECTIONS = composition.connections()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = RegisterWaiterInput.model_validate(event)
     # The token is a credential for this execution: it goes to the table, never to a log.
-    if not CONNECTIONS.set_task_token(task.org_id, task.connection_id, task.task_token):
-        raise ConnectionClosed("the connection is no longer pending")
+    register_waiter(CONNECTIONS, task.org_id, task.connection_id, task.task_token)
     return RegisterWaiterOutput(registered=True).model_dump(mode="json")

@@ -23,6 +23,13 @@ class VerifyDeps:
     probe: RoleProbe
 
 
+def register_waiter(connections: ConnectionRepository, org_id: str, connection_id: str, token: str) -> None:
+    """Keeps the waiting execution's task token where the customer's callback finds it; a connection
+    no longer pending (disconnected, expired) ends the wait with that reason."""
+    if not connections.set_task_token(org_id, connection_id, token):
+        raise ConnectionClosed("the connection is no longer pending")
+
+
 def verify_role(deps: VerifyDeps, org_id: str, connection_id: str, role_arn: str | None) -> str:
     """Returns the verified account id, or raises a ConnectionRejected whose message is the reason."""
     connection = deps.connections.get(org_id, connection_id)

@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from functions.shared.models.changes import Changes
+
 AwsAccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
 
 
@@ -49,11 +51,9 @@ class Connection(BaseModel):
     health_checked_at: datetime | None = None
 
 
-class ConnectionChanges(BaseModel):
+class ConnectionChanges(Changes):
     """What one write changes on a connection besides its status: only the fields given are
     written, and a field given as ``None`` is removed (``model_fields_set`` tells the two apart)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     role_arn: str | None = None
     stack_id: str | None = None
@@ -65,9 +65,6 @@ class ConnectionChanges(BaseModel):
     health: Health | None = None
     health_reason: str | None = None
     health_checked_at: datetime | None = None
-
-    def given(self) -> dict[str, object]:
-        return {name: getattr(self, name) for name in self.model_fields_set}
 
 
 class CallbackStatus(StrEnum):

@@ -242,7 +242,7 @@ def request_update(
             )
         )
         return stack
-    access = _access(deps, stack)
+    access = reachable(deps.connections, stack)
     updated = _begin(
         deps,
         principal,
@@ -321,7 +321,7 @@ def preview(
     stand-in ARN)."""
     require_role(principal, Role.CONTRIBUTOR, "previewing a change")
     stack, changed = _changed(deps, principal, stack_id, change)
-    access = _access(deps, stack)
+    access = reachable(deps.connections, stack)
     # Secrets Manager's 6-character suffix, visibly a stand-in.
     stand_in = {
         name: f"arn:aws:secretsmanager:{stack.region}:{stack.aws_account_id}:secret:"
@@ -362,7 +362,7 @@ def request_delete(deps: RequestDeps, principal: Principal, stack_id: str, info:
     stack = get_stack(deps, principal, stack_id)
     _require_settled(stack)
     if stack.cfn_stack_id is not None:
-        _access(deps, stack)  # a 424 now, rather than a workflow that cannot reach the account
+        reachable(deps.connections, stack)  # a 424 now, rather than a workflow that cannot reach the account
     reason = f"{stack.cfn_stack_name} in {stack.aws_account_id}/{stack.region}"
     updated = _begin(deps, principal, info, stack, "delete", reason)
     return _start(deps, updated, requested_by=principal.actor, restore=stack)
@@ -422,10 +422,6 @@ def _start(deps: RequestDeps, stack: Stack, requested_by: str, restore: Stack | 
     if stack.operation == "create":
         deps.events.publish([StackCreateRequested(**event_ids(updated), requested_by=requested_by)])
     return updated
-
-
-def _access(deps: RequestDeps, stack: Stack) -> ConnectionAccess:
-    return reachable(deps.connections, stack)
 
 
 def get_stack(deps: RequestDeps, principal: Principal, stack_id: str) -> Stack:

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from functions.shared.models.changes import Changes
 from functions.stacks.models.spec import StackSpec
 
 
@@ -78,11 +79,9 @@ class StackEvent(BaseModel):
     actor: str = Field(description="user:<id>, key:<id>, or workflow / reconcile / customer-account")
 
 
-class StackChanges(BaseModel):
+class StackChanges(Changes):
     """What one write changes on a stack record: only the fields given are written, and a field
     given as ``None`` is removed (``model_fields_set`` tells the two apart)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     status: StackStatus | None = None
     operation: Operation | None = None
@@ -99,9 +98,6 @@ class StackChanges(BaseModel):
     wait_token: str | None = None
     updated_at: datetime | None = None
     status_changed_at: datetime | None = None
-
-    def given(self) -> dict[str, object]:
-        return {name: getattr(self, name) for name in self.model_fields_set}
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ def test_stack_status_events_reach_a_rule_in_the_stack_account_in_order(customer
 
 
 def forwarding_rule(creds: dict[str, str], service_bus_arn: str) -> None:
-    """What the onboarding template installs in the customer account (role_template.py)."""
+    """What the onboarding template installs in the customer account (accounts/logic/role_template/)."""
     iam = client("iam", creds)
     role_arn = iam.create_role(
         RoleName="stackpilot-status-forwarding",
