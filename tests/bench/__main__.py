@@ -15,6 +15,7 @@ from tests.bench.counters import AwsCallCounter, state_transitions
 from tests.bench.init_cost import handler_import, measure
 from tests.bench.stacks import stack_wait_counts
 from tests.workflows.client import Api
+from tests.workflows.onboarding import awaiting_callback
 
 GOALS = {"accounts-callback": 25.0, "accounts-api": 32.0}
 
@@ -84,6 +85,7 @@ def onboarding_counts(local: runtime.LocalStackpilot) -> None:
     with AwsCallCounter().installed() as counter:
         body = {"aws_account_id": "111111111111", "region": "us-east-1"}
         created = api.request("POST", "/accounts", body).body
+        awaiting_callback(local, created["connection_id"])  # a callback that overtakes it is retried
         link = customer.parse_quick_create_url(created["quick_create_url"])
         result = customer.deploy(local.cloud.customer_client("cloudformation", "111111111111"), link)
         status, history = local.cloud.settled_execution("connect-account", created["connection_id"], 60)

@@ -1,7 +1,10 @@
-"""The customer's side of onboarding, for the workflow tests: deploying a quick-create link's role
-stack in their account (by default ``CUSTOMER``), as the customer would."""
+"""The customer's side of onboarding, for the workflow tests and the bench: deploying a quick-create
+link's role stack in their account (by default ``CUSTOMER``), as the customer would, and waiting until
+the workflow waits for them."""
 
 from __future__ import annotations
+
+import time
 
 from infra.local import customer
 from infra.local.runtime import LocalStackpilot
@@ -15,3 +18,15 @@ def deploy(
     link = customer.parse_quick_create_url(url)
     cfn = local.cloud.customer_client("cloudformation", account, link.region)
     return customer.deploy(cfn, link, timeout_seconds=60, template_body=template)
+
+
+def awaiting_callback(local: LocalStackpilot, connection_id: str, timeout: float = 20) -> None:
+    """Until the connect_account execution has registered its task token (AwaitCallback submitted)."""
+    sfn = local.cloud.client("stepfunctions")
+    arn = local.cloud.names.execution_arn("connect-account", connection_id)
+    deadline = time.monotonic() + timeout
+    while not any(
+        e["type"] == "TaskSubmitted" for e in sfn.get_execution_history(executionArn=arn)["events"]
+    ):
+        assert time.monotonic() < deadline, "the workflow never waited for the callback"
+        time.sleep(0.05)
