@@ -61,6 +61,11 @@ class _State:
     silenced_stacks: list[str] = field(default_factory=list)
     # stack id -> thread currently creating/updating/deleting that stack (inline or in the background)
     busy_stacks: dict[str, threading.Thread] = field(default_factory=dict)
+    # Lambda: (account, region, function, version) -> its one warm container; guarded by `turns`,
+    # which every queued invocation waits on. `queued`: thread id -> the container it waits for.
+    containers: dict[tuple[str, str, str, str], Any] = field(default_factory=dict)
+    turns: threading.Condition = field(default_factory=threading.Condition)
+    queued: dict[int, Any] = field(default_factory=dict)
     originals: dict[tuple[int, str], Any] = field(default_factory=dict)
 
 

@@ -1,6 +1,6 @@
 """1. Lambda: handlers run in-process (every caller - API, SNS, SQS, Step Functions, CloudFormation -
 lands in the replaced `LambdaFunction.invoke`), with Lambda's context object, error contract and
-asynchronous retries."""
+asynchronous retries, one invocation at a time per function (its one warm container)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,20 @@ import datetime as dt
 import importlib
 import json
 import logging
+import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
+from moto.awslambda.exceptions import LambdaClientError
+
 from infra.local.patches import backends
-from infra.local.patches._machinery import _replace, _scaled_sleep, _spawn
+from infra.local.patches._machinery import _replace, _scaled_sleep, _spawn, _state
 
 LOG = logging.getLogger(__name__)
 
@@ -35,10 +41,15 @@ class LambdaContext:
         self.log_stream_name: str = f"{today}/[{self.function_version}]{uuid.uuid4().hex}"
         self.identity: Any = None
         self.client_context: Any = None
-        self._deadline = time.monotonic() + float(function.timeout or 3)
+        self._deadline = _now() + float(function.timeout or 3)
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+        return max(0, int((self._deadline - _now()) * 1000))
+
+
+def _now() -> float:
+    """The clock of handlers' deadlines (a test may stand in its own)."""
+    return time.monotonic()
 
 
 class _HandlerLoadError(Exception):
@@ -75,11 +86,17 @@ def _error_payload(error_type: str, message: str, stack: list[str]) -> bytes:
 
 
 def _run_handler(function: Any, event: Any, request_id: str) -> tuple[bytes, bool]:
-    """Run the handler; returns (payload, failed) following Lambda's error contract."""
-    context = LambdaContext(function, request_id)
+    """Run the handler in its function's turn (may raise FunctionBusy); returns (payload, failed)
+    following Lambda's error contract."""
+    with _turn(function, request_id):
+        return _call_handler(function, event, request_id)
+
+
+def _call_handler(function: Any, event: Any, request_id: str) -> tuple[bytes, bool]:
     try:
         handler = _load_handler(function.handler)
-        result = handler(event, context)
+        # INIT (the first import) and the queue wait are not the handler's time: its clock starts now.
+        result = handler(event, LambdaContext(function, request_id))
     except _HandlerLoadError as exc:
         return _error_payload(exc.error_type, str(exc), []), True
     except Exception as exc:
@@ -89,6 +106,119 @@ def _run_handler(function: Any, event: Any, request_id: str) -> tuple[bytes, boo
         return json.dumps(result).encode(), False
     except (TypeError, ValueError) as exc:
         return _error_payload("Runtime.MarshalError", f"Unable to marshal response: {exc}", []), True
+
+
+# --------------------------------------------------------------------------------------------------
+# One invocation at a time per function
+# --------------------------------------------------------------------------------------------------
+#
+# A handler's module is imported once per process, so the functions' module state (Powertools'
+# resolver and its current event, loggers, caches) is that of ONE warm container per function:
+# like a function whose only container is busy, an invocation waits for the one before it (first
+# come, first served), sync or async. Different functions run side by side.
+
+# How long past a running invocation's timeout (when Lambda would have stopped it) the ones queued
+# behind it keep waiting before they are refused: a thread cannot be stopped.
+OVERRUN_GRACE_SECONDS = 1.0
+_WAIT_SLICE_SECONDS = 0.5  # a waiter looks at the clock at least this often
+
+
+class FunctionBusy(LambdaClientError):
+    """What Lambda answers a function with no free container: 429 TooManyRequestsException."""
+
+    code = 429
+
+    def __init__(self, message: str) -> None:
+        super().__init__("TooManyRequestsException", message)
+
+
+@dataclass(eq=False)
+class _Turn:
+    thread: int
+    request_id: str
+    deadline: float = 0.0  # when Lambda would stop it: set when it starts
+
+
+@dataclass(eq=False)
+class _Container:
+    name: str
+    timeout: float
+    generation: int
+    running: _Turn | None = None
+    waiting: deque[_Turn] = field(default_factory=deque)
+
+
+def _container(function: Any) -> _Container:
+    """The function's container; a new one after stop_executions() (stale threads hold the old)."""
+    key = (str(function.account_id), str(function.region), str(function.function_name), str(function.version))
+    container = _state.containers.get(key)
+    if container is None or container.generation != _state.generation:
+        container = _Container(str(function.function_name), float(function.timeout or 3), _state.generation)
+        _state.containers[key] = container
+    return container
+
+
+@contextmanager
+def _turn(function: Any, request_id: str) -> Iterator[None]:
+    me = _Turn(threading.get_ident(), request_id)
+    with _state.turns:
+        container = _container(function)
+        container.waiting.append(me)
+        _state.queued[me.thread] = container
+        try:
+            while container.running is not None or container.waiting[0] is not me:
+                _refuse_endless_wait(container, me)
+                _state.turns.wait(_WAIT_SLICE_SECONDS)
+        except BaseException:  # FunctionBusy, or anything else: never leave a dead turn queued
+            container.waiting.remove(me)
+            _state.turns.notify_all()
+            raise
+        finally:
+            del _state.queued[me.thread]
+        container.waiting.popleft()
+        me.deadline = _now() + container.timeout
+        container.running = me
+    try:
+        yield
+    finally:
+        with _state.turns:
+            container.running = None
+            _state.turns.notify_all()
+
+
+def _refuse_endless_wait(container: _Container, me: _Turn) -> None:
+    """Refuse a wait that could never end, as FunctionBusy, instead of hanging."""
+    holders: set[int] = set()
+    blocking: _Container | None = container
+    # Who holds what this thread waits for, what does that thread wait for, ...: back to this thread
+    # means a synchronous chain re-entered a function it is already running (in-process, the whole
+    # chain runs on the caller's thread).
+    while blocking is not None and blocking.running is not None and blocking.running.thread not in holders:
+        if blocking.running.thread == me.thread:
+            raise FunctionBusy(
+                f"{container.name} is already running on this thread (it invoked itself synchronously, "
+                "directly or through other functions): the local cloud runs one invocation of a function "
+                "at a time, so this one could only wait forever"
+            )
+        holders.add(blocking.running.thread)
+        blocking = _state.queued.get(blocking.running.thread)
+    holder = container.running
+    if holder is not None and _now() > holder.deadline + OVERRUN_GRACE_SECONDS:
+        raise FunctionBusy(
+            f"{container.name}: invocation {holder.request_id} has run past the function's "
+            f"{container.timeout:g} s timeout (Lambda would have stopped it; a thread cannot be), "
+            "so the invocations queued behind it are refused"
+        )
+
+
+def queued(function_name: str) -> int:
+    """How many invocations of the function wait for their turn (tests)."""
+    with _state.turns:
+        return sum(
+            len(c.waiting)
+            for c in _state.containers.values()
+            if c.name == function_name and c.generation == _state.generation
+        )
 
 
 def _parse_event(body: Any) -> Any:
@@ -116,7 +246,10 @@ def _run_async(function: Any, event: Any) -> None:
     for attempt, delay in enumerate((0.0, *ASYNC_RETRY_DELAYS_SECONDS)):
         if delay:
             _scaled_sleep(delay)
-        payload, failed = _run_handler(function, event, str(uuid.uuid4()))
+        try:
+            payload, failed = _run_handler(function, event, str(uuid.uuid4()))
+        except FunctionBusy as busy:
+            payload, failed = _error_payload(busy.error_type, busy.message, []), True
         if not failed:
             return
         LOG.warning(
@@ -147,11 +280,17 @@ def _lambda_invoke(self: Any, body: Any, request_headers: Any, response_headers:
         invoke_async(self, event)
         return b""
     request_id = str(uuid.uuid4())
-    started = time.monotonic()
-    payload, failed = _run_handler(self, event, request_id)
+    try:
+        with _turn(self, request_id):
+            started = time.monotonic()
+            payload, failed = _call_handler(self, event, request_id)
+            log_result = _log_result(request_id, self, started)
+    except FunctionBusy as busy:
+        LOG.error("refused an invocation: %s", busy.message)
+        raise
     if failed:
         response_headers["x-amz-function-error"] = "Unhandled"
-    response_headers["x-amz-log-result"] = _log_result(request_id, self, started)
+    response_headers["x-amz-log-result"] = log_result
     return payload
 
 
