@@ -9,12 +9,14 @@ included: then nothing changed); and the audit entry of every refused or failed 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from functions.shared.clock import now
 from functions.shared.errors import (
@@ -43,9 +45,44 @@ STATUSES: dict[type[Exception], int] = {
 }
 
 
+class _RestResolver(APIGatewayRestResolver):
+    """Powertools keeps the event being resolved on a class (``BaseRouter.current_event``), shared
+    by every resolver in the process. Lambda runs one request per process, but the local cloud runs
+    every function in one: two API functions answering at once read each other's event, principal
+    included. Here each thread reads the event it resolves."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._resolving = threading.local()
+        super().__init__(**kwargs)
+
+    @property  # type: ignore[override]
+    def current_event(self) -> APIGatewayProxyEvent:
+        return self._resolving.event  # type: ignore[no-any-return]
+
+    @current_event.setter
+    def current_event(self, event: APIGatewayProxyEvent) -> None:
+        self._resolving.event = event
+
+    @property  # type: ignore[override]
+    def lambda_context(self) -> Any:
+        return self._resolving.context
+
+    @lambda_context.setter
+    def lambda_context(self, context: Any) -> None:
+        self._resolving.context = context
+
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        self._resolving.event = APIGatewayProxyEvent(dict(event))
+        self._resolving.context = context
+        try:
+            return super().resolve(event, context)
+        finally:
+            self._resolving.event = self._resolving.context = None
+
+
 def rest_app(log: Logger) -> APIGatewayRestResolver:
     """A resolver with validation on and every kind of error mapped to its answer."""
-    app = APIGatewayRestResolver(enable_validation=True)
+    app = _RestResolver(enable_validation=True)
     app.exception_handler(RequestValidationError)(_malformed)
     app.exception_handler(InvalidField)(_invalid_field)
     for exception, status in STATUSES.items():
