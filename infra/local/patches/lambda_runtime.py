@@ -88,15 +88,17 @@ def _error_payload(error_type: str, message: str, stack: list[str]) -> bytes:
 def _run_handler(function: Any, event: Any, request_id: str) -> tuple[bytes, bool]:
     """Run the handler in its function's turn (may raise FunctionBusy); returns (payload, failed)
     following Lambda's error contract."""
-    with _turn(function, request_id):
-        return _call_handler(function, event, request_id)
+    with _turn(function, request_id) as turn:
+        return _call_handler(function, event, request_id, turn)
 
 
-def _call_handler(function: Any, event: Any, request_id: str) -> tuple[bytes, bool]:
+def _call_handler(function: Any, event: Any, request_id: str, turn: _Turn) -> tuple[bytes, bool]:
     try:
         handler = _load_handler(function.handler)
         # INIT (the first import) and the queue wait are not the handler's time: its clock starts now.
-        result = handler(event, LambdaContext(function, request_id))
+        context = LambdaContext(function, request_id)
+        turn.deadline = context._deadline
+        result = handler(event, context)
     except _HandlerLoadError as exc:
         return _error_payload(exc.error_type, str(exc), []), True
     except Exception as exc:
@@ -119,7 +121,8 @@ def _call_handler(function: Any, event: Any, request_id: str) -> tuple[bytes, bo
 
 # How long past a running invocation's timeout (when Lambda would have stopped it) the ones queued
 # behind it keep waiting before they are refused: a thread cannot be stopped.
-OVERRUN_GRACE_SECONDS = 1.0
+OVERRUN_GRACE_SECONDS = 5.0
+INIT_LIMIT_SECONDS = 10.0  # Lambda's limit on INIT (the handler module's first import)
 _WAIT_SLICE_SECONDS = 0.5  # a waiter looks at the clock at least this often
 
 
@@ -136,7 +139,7 @@ class FunctionBusy(LambdaClientError):
 class _Turn:
     thread: int
     request_id: str
-    deadline: float = 0.0  # when Lambda would stop it: set when it starts
+    deadline: float = 0.0  # when Lambda would stop it (INIT included until the handler starts)
 
 
 @dataclass(eq=False)
@@ -159,7 +162,7 @@ def _container(function: Any) -> _Container:
 
 
 @contextmanager
-def _turn(function: Any, request_id: str) -> Iterator[None]:
+def _turn(function: Any, request_id: str) -> Iterator[_Turn]:
     me = _Turn(threading.get_ident(), request_id)
     with _state.turns:
         container = _container(function)
@@ -176,10 +179,10 @@ def _turn(function: Any, request_id: str) -> Iterator[None]:
         finally:
             del _state.queued[me.thread]
         container.waiting.popleft()
-        me.deadline = _now() + container.timeout
+        me.deadline = _now() + INIT_LIMIT_SECONDS + container.timeout
         container.running = me
     try:
-        yield
+        yield me
     finally:
         with _state.turns:
             container.running = None
@@ -281,9 +284,9 @@ def _lambda_invoke(self: Any, body: Any, request_headers: Any, response_headers:
         return b""
     request_id = str(uuid.uuid4())
     try:
-        with _turn(self, request_id):
+        with _turn(self, request_id) as turn:
             started = time.monotonic()
-            payload, failed = _call_handler(self, event, request_id)
+            payload, failed = _call_handler(self, event, request_id, turn)
             log_result = _log_result(request_id, self, started)
     except FunctionBusy as busy:
         LOG.error("refused an invocation: %s", busy.message)
