@@ -24,9 +24,10 @@ class InvalidToken(TenancyError):
 class AccessDenied(TenancyError):
     """Valid credentials, but the route's rule refuses this caller (a 403, by the authorizer)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, unrecorded: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.unrecorded = unrecorded  # why the denial's audit entry could not be written, if it was not
 
 
 class KeySetUnavailable(TenancyError, errors.DependencyDown):

@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from infra.local import customer, runtime
+from tests.bench.audit import audit_throughput
 from tests.bench.authorizer import authorizer_costs
 from tests.bench.cold_request import cold_requests
 from tests.bench.counters import AwsCallCounter, state_transitions
@@ -105,6 +106,8 @@ def main() -> int:
     receiver_breakdown()
     print()
     cold_requests()
+    print()
+    audit_throughput()
     print()
     state_dir = Path(tempfile.mkdtemp())
     local = runtime.start(in_process=True, api_port=0, time_scale=0.05, state_dir=state_dir)

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from functions.shared.errors import DependencyDown
 from functions.shared.logic.audit_chain import chain
 from functions.shared.models.audit import AuditDraft, AuditEntry
 from functions.shared.models.principal import Role
@@ -22,10 +23,11 @@ class InMemoryAuditLog:
 
     chains: dict[str, list[AuditEntry]] = field(default_factory=dict)
     fail: bool = False  # the audit table refuses writes
+    entries_read: list[int] = field(default_factory=list)  # per call of entries(): how many it yielded
 
     def record(self, draft: AuditDraft) -> AuditEntry:
         if self.fail:
-            raise RuntimeError("audit log unavailable")
+            raise DependencyDown("audit log unavailable")
         entries = self.chains.setdefault(draft.org_id, [])
         entry = chain(draft, entries[-1] if entries else None)
         entries.append(entry)
@@ -35,8 +37,14 @@ class InMemoryAuditLog:
         entries = self.chains.get(org_id) or []
         return entries[-1] if entries else None
 
-    def entries(self, org_id: str, after_seq: int = 0) -> Iterable[AuditEntry]:
-        return [e for e in self.chains.get(org_id, []) if e.seq > after_seq]
+    def entries(self, org_id: str, after_seq: int = 0, limit: int | None = None) -> Iterable[AuditEntry]:
+        self.entries_read.append(0)
+        for entry in self.chains.get(org_id, []):
+            if entry.seq > after_seq:
+                if limit is not None and self.entries_read[-1] >= limit:
+                    return
+                self.entries_read[-1] += 1
+                yield entry
 
     def newest_first(self, org_id: str, before_seq: int | None = None) -> Iterable[AuditEntry]:
         return [e for e in reversed(self.chains.get(org_id, [])) if before_seq is None or e.seq < before_seq]

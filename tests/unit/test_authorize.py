@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import ValidationError
 
 from functions.shared.models.principal import Role
-from functions.tenancy.exceptions import InvalidToken, KeySetUnavailable
+from functions.tenancy.exceptions import AccessDenied, InvalidToken, KeySetUnavailable
 from functions.tenancy.logic.authorize import (
     AuthorizerDeps,
     TokenVerifier,
@@ -306,3 +306,21 @@ def _deps(verifier: TokenVerifier, store: InMemoryTenancy) -> AuthorizerDeps:
     return AuthorizerDeps(
         verifier=verifier, keys=store, pepper=StaticPepper(), audit=store.audit, clock=FakeClock()
     )
+
+
+def test_a_denial_stands_when_its_audit_entry_cannot_be_written(
+    issuer: LocalIssuer, verifier: TokenVerifier
+) -> None:
+    # GIVEN a viewer, and an audit log that refuses writes
+    store = InMemoryTenancy()
+    _member(store, "user-42", Role.VIEWER)
+    store.audit.fail = True
+    event = _event(issuer.mint("org_acme", user_id="user-42"), "DELETE", "/accounts/{connection_id}")
+
+    # WHEN they try an admin route THEN the answer is still the denial (a 403, not a 500),
+    # carrying why it went unrecorded for the operators' log line
+    with pytest.raises(AccessDenied) as denied:
+        authorize(event, _deps(verifier, store))
+    assert "needs role admin" in denied.value.reason
+    assert denied.value.unrecorded == "audit log unavailable"
+    assert store.audit.chains.get("org_acme", []) == []

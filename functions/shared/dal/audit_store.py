@@ -2,8 +2,11 @@
 
 Entries are keyed (org_id, seq). Appending reads the org's last entry, chains the new one to it and
 puts it on condition that its seq is still free; two writers racing for a seq cannot both win, and
-the loser re-reads and chains again. The functions' IAM allows PutItem and reads on this table,
-never UpdateItem or DeleteItem.
+the loser re-reads and chains again after a jittered, growing pause (AWS's "full jitter"), until
+its time budget is spent. The chain stays synchronous: an answer always means the change and its
+entry are both written, or neither. ``make bench`` measures how many appends per second one org
+holds this way. The functions' IAM allows PutItem and reads on this table, never UpdateItem or
+DeleteItem.
 
 A mutation and its entry commit in one DynamoDB transaction (``transact``): if the entry cannot be
 written, the mutation does not happen.
@@ -11,7 +14,10 @@ written, the mutation does not happen.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
@@ -25,7 +31,24 @@ from functions.shared.logic.audit_chain import chain
 from functions.shared.models.audit import AuditDraft, AuditEntry
 from functions.shared.settings import ServiceSettings
 
-MAX_ATTEMPTS = 8
+
+@dataclass(frozen=True)
+class AppendPolicy:
+    """How long an append keeps trying when other writers of the same org win the seq it chained.
+
+    The budget is a time, not a count of attempts: 50 writers racing for one org's chain take ~50
+    rounds between them, and the last one must still get in. 8 s sits under every API function's
+    timeout (10 s; the authorizer records its denials within 5 s, and gives up gracefully: a
+    refusal's answer never depends on its entry) and well under API Gateway's 29 s.
+    """
+
+    budget_seconds: float = 8.0
+    first_pause_seconds: float = 0.004
+    max_pause_seconds: float = 0.25
+
+    def pause(self, attempt: int, draw: Callable[[float, float], float] = random.uniform) -> float:
+        """Full jitter: anywhere between 0 and an exponentially growing cap."""
+        return draw(0.0, min(self.max_pause_seconds, self.first_pause_seconds * 2**attempt))
 
 
 class AuditEntryModel(Model):
@@ -82,6 +105,17 @@ def _to_item(entry: AuditEntry) -> AuditEntryModel:
 class DynamoAuditLog:
     """``AuditLog`` on the audit table, plus the transactional append the repositories use."""
 
+    def __init__(
+        self,
+        policy: AppendPolicy | None = None,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.policy = policy or AppendPolicy()
+        self._monotonic = monotonic
+        self._sleep = sleep
+
     def record(self, draft: AuditDraft) -> AuditEntry:
         return self.transact(draft, None)
 
@@ -97,47 +131,67 @@ class DynamoAuditLog:
 
     def transact(self, draft: AuditDraft, writes: Callable[[TransactWrite], None] | None) -> AuditEntry:
         """Appends ``draft`` to its org's chain; with ``writes``, in one transaction with them."""
-        for _ in range(MAX_ATTEMPTS):
+        deadline = self._monotonic() + self.policy.budget_seconds
+        attempt = 0
+        while True:
             entry = chain(draft, self.last(draft.org_id))
-            recorder: _Recorder | None = None
-            item = _to_item(entry)
-            free = AuditEntryModel.seq.does_not_exist()
-            try:
-                if writes is None:
-                    item.save(condition=free)
-                else:
-                    meta: Any = AuditEntryModel.Meta
-                    with TransactWrite(connection=connection(meta.region)) as tx:
-                        recorder = _Recorder(tx)
-                        writes(recorder)  # type: ignore[arg-type]
-                        recorder.save(item, condition=free)
+            if self._append(entry, writes):
                 return entry
-            except PutError as exc:
-                if not conditional_check_failed(exc):
-                    raise AuditUnavailable("the audit entry could not be written") from exc
-            except TransactWriteError as exc:
-                failed = _failed_positions(exc, recorder.kinds if recorder else [])
-                if failed is None:
-                    raise AuditUnavailable("the audit entry could not be written") from exc
-                *mutations, audit_slot = failed
-                if any(mutations):
-                    raise MutationConflict([i for i, bad in enumerate(mutations) if bad]) from None
-                if not audit_slot:
-                    raise AuditUnavailable("the transaction was refused") from exc
-            except PynamoDBException as exc:
+            # Another writer took this seq: pause, then chain onto the new last entry and try again.
+            pause = self.policy.pause(attempt)
+            attempt += 1
+            if self._monotonic() + pause > deadline:
+                raise AuditUnavailable(
+                    f"the audit log stayed busy for this org for {self.policy.budget_seconds:g} s "
+                    f"({attempt} attempts); nothing was changed"
+                )
+            self._sleep(pause)
+
+    def _append(self, entry: AuditEntry, writes: Callable[[TransactWrite], None] | None) -> bool:
+        """Writes ``entry`` (with ``writes``, in one transaction); False if its seq was taken."""
+        recorder: _Recorder | None = None
+        item = _to_item(entry)
+        free = AuditEntryModel.seq.does_not_exist()
+        try:
+            if writes is None:
+                item.save(condition=free)
+            else:
+                meta: Any = AuditEntryModel.Meta
+                with TransactWrite(connection=connection(meta.region)) as tx:
+                    recorder = _Recorder(tx)
+                    writes(recorder)  # type: ignore[arg-type]
+                    recorder.save(item, condition=free)
+            return True
+        except PutError as exc:
+            if not conditional_check_failed(exc):
                 raise AuditUnavailable("the audit entry could not be written") from exc
-            # Another writer took this seq: chain onto its entry and try again.
-        raise AuditUnavailable("the audit log is too busy for this org right now; nothing was changed")
+        except TransactWriteError as exc:
+            failed = _failed_positions(exc, recorder.kinds if recorder else [])
+            if failed is None and _conflicted(exc):
+                return False  # another transaction held one of these items: a lost race, try again
+            if failed is None:
+                raise AuditUnavailable("the audit entry could not be written") from exc
+            *mutations, audit_slot = failed
+            if any(mutations):
+                raise MutationConflict([i for i, bad in enumerate(mutations) if bad]) from None
+            if not audit_slot:
+                raise AuditUnavailable("the transaction was refused") from exc
+        except PynamoDBException as exc:
+            raise AuditUnavailable("the audit entry could not be written") from exc
+        return False
 
     def last(self, org_id: str) -> AuditEntry | None:
         for item in AuditEntryModel.query(org_id, scan_index_forward=False, limit=1, consistent_read=True):
             return _to_entry(item)
         return None
 
-    def entries(self, org_id: str, after_seq: int = 0) -> Iterator[AuditEntry]:
-        """The org's chain in order, from ``after_seq + 1`` (paginated under the hood)."""
+    def entries(self, org_id: str, after_seq: int = 0, limit: int | None = None) -> Iterator[AuditEntry]:
+        """The org's chain in order, from ``after_seq + 1`` (paginated under the hood), at most
+        ``limit`` entries."""
         condition = AuditEntryModel.seq > after_seq
-        for item in AuditEntryModel.query(org_id, condition, consistent_read=True):
+        for item in AuditEntryModel.query(
+            org_id, condition, consistent_read=True, limit=limit, page_size=min(limit or 1000, 1000)
+        ):
             yield _to_entry(item)
 
     def newest_first(self, org_id: str, before_seq: int | None = None) -> Iterator[AuditEntry]:
@@ -218,6 +272,15 @@ class _Recorder:
     def update(self, *args: Any, **kwargs: Any) -> None:
         self.kinds.append("update")
         self._tx.update(*args, **kwargs)
+
+
+def _conflicted(exc: TransactWriteError) -> bool:
+    """DynamoDB cancelled the transaction because another one was writing the same item (two
+    appends racing for one seq can see this instead of a failed condition)."""
+    reasons = exc.cancellation_reasons or []
+    return exc.cause_response_code == "TransactionCanceledException" and any(
+        reason is not None and reason.code == "TransactionConflict" for reason in reasons
+    )
 
 
 def _failed_positions(exc: TransactWriteError, kinds: list[str]) -> list[bool] | None:

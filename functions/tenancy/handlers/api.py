@@ -198,11 +198,17 @@ def export_audit(since: Since = None, until: Until = None) -> AuditExport:
 
 @app.get(
     "/audit/verify",
-    summary="Check the org's whole chain; names the first entry altered, removed, reordered or inserted",
-    responses=error_responses(401, 403),
+    summary="Check the org's chain a page at a time; names the first entry altered, removed, reordered "
+    "or inserted",
+    responses=error_responses(401, 403, 422),
 )
-def verify_audit() -> AuditVerification:
-    return audit_log.verify_chain(AUDIT, _principal())
+def verify_audit(
+    after: Annotated[
+        int, Query(ge=0, description="Check the entries after this one (0: from the genesis); next_after")
+    ] = 0,
+    limit: Annotated[int, Query(ge=1, le=audit_log.VERIFY_PAGE_MAX)] = audit_log.VERIFY_PAGE,
+) -> AuditVerification:
+    return audit_log.verify_chain(AUDIT, _principal(), after, limit)
 
 
 # -- errors ----------------------------------------------------------------------------------------

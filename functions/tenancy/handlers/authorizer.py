@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from functions.shared.clock import now
-from functions.shared.dal.audit_store import DynamoAuditLog
+from functions.shared.dal.audit_store import AppendPolicy, DynamoAuditLog
 from functions.shared.integrations import aws
 from functions.shared.observability import logger as make_logger
 from functions.tenancy.dal import repository
@@ -29,7 +29,8 @@ logger = make_logger("tenancy")
 def _deps() -> AuthorizerDeps:
     s = get_authorizer_settings()
     repository.configure_from(s)
-    audit = DynamoAuditLog()
+    # The authorizer has 5 s: a denial's entry gets 2 of them, and the denial stands either way.
+    audit = DynamoAuditLog(AppendPolicy(budget_seconds=2.0))
     keys = JwksKeyResolver(s.jwks_url, cache_seconds=s.jwks_cache_seconds)
     return AuthorizerDeps(
         verifier=TokenVerifier(
@@ -53,4 +54,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise Exception("Unauthorized") from None  # API Gateway's 401 contract: this exact message
     except AccessDenied as denied:
         logger.info("Denied a route", extra={"reason": denied.reason, "resource": event.get("resource")})
+        if denied.unrecorded:
+            logger.error("Could not record a denial in the audit log", extra={"error": denied.unrecorded})
         return policy("Deny", "denied", str(event["methodArn"]), {"reason": denied.reason})

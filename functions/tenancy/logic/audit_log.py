@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from functions.shared.logic.audit_chain import verify
-from functions.shared.models.audit import GENESIS_HASH, Anchor, AuditEntry, AuditExport
+from functions.shared.models.audit import GENESIS_HASH, Anchor, AuditEntry, AuditExport, Finding, Verification
 from functions.shared.models.principal import Principal
 from functions.tenancy.exceptions import InvalidRequest
 from functions.tenancy.logic.ports import AuditReader, Clock
@@ -83,17 +83,69 @@ def export(
     )
 
 
-def verify_chain(deps: AuditDeps, principal: Principal) -> AuditVerification:
-    head = deps.log.last(principal.org_id)
-    entries = [e for e in deps.log.entries(principal.org_id) if head is None or e.seq <= head.seq]
+VERIFY_PAGE = 1000  # entries checked per call by default (about 400 KB read, one DynamoDB page)
+VERIFY_PAGE_MAX = 5000
+
+
+def verify_chain(
+    deps: AuditDeps, principal: Principal, after: int = 0, limit: int = VERIFY_PAGE
+) -> AuditVerification:
+    """Checks at most ``limit`` entries of the org's chain, those after entry ``after`` (0: from the
+    genesis), anchored on entry ``after`` as stored; ``next_after`` continues the walk. A call never
+    reads the whole chain: one walk of the pages checks all of it, as one call used to."""
+    org = principal.org_id
+    head = deps.log.last(org)
     expected = Anchor(seq=head.seq, hash=head.hash) if head else GENESIS
-    result = verify(entries, None, expected_head=expected)
+    if after > expected.seq:
+        raise InvalidRequest("after", f"is beyond the head of the chain (entry {expected.seq})")
+    read = list(deps.log.entries(org, after_seq=max(after - 1, 0), limit=limit + (1 if after else 0)))
+    anchor = GENESIS
+    if after:
+        first = read.pop(0) if read and read[0].seq == after else None
+        if first is None:
+            return _verified(_anchor_missing(after, read), after, expected)
+        anchor = Anchor(seq=first.seq, hash=first.hash)
+    entries = [e for e in read if e.seq <= expected.seq]  # appended while we read: stop at the head we named
+    complete = len(read) < limit or (bool(entries) and entries[-1].seq >= expected.seq)
+    result = verify(entries, anchor, expected_head=expected if complete else None, org_id=org)
+    if result.first_bad is not None:  # positions count from the genesis, whichever page found them
+        result = result.model_copy(
+            update={
+                "first_bad": result.first_bad.model_copy(
+                    update={"position": result.first_bad.position + after}
+                )
+            }
+        )
+    to_seq = entries[-1].seq if entries else after
+    return _verified(result, after, expected, to_seq=to_seq, more=not complete)
+
+
+def _anchor_missing(after: int, read: list[AuditEntry]) -> Verification:
+    found = read[0].seq if read else None
+    detail = f"entry {after}, where this page starts, is missing: the chain was cut before it"
+    finding = Finding(position=after - 1, seq=found, expected_seq=after, problem="removed", detail=detail)
+    return Verification(ok=False, checked=0, first_bad=finding)
+
+
+def _verified(
+    result: Verification, after: int, head: Anchor, *, to_seq: int | None = None, more: bool = False
+) -> AuditVerification:
+    next_after = to_seq if result.ok and more else None
+    message = result.message
+    if result.ok and next_after is not None:
+        message = (
+            f"entries {after + 1}..{next_after} intact; the chain goes on to entry {head.seq}: "
+            f"continue with ?after={next_after}"
+        )
     return AuditVerification(
         ok=result.ok,
         checked=result.checked,
-        head_seq=expected.seq,
+        head_seq=head.seq,
+        from_seq=after,
+        to_seq=to_seq if to_seq is not None else after,
+        next_after=next_after,
         first_bad=result.first_bad,
-        message=result.message,
+        message=message,
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import jwt
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from functions.shared import errors
 from functions.shared.logic.access import decide, route_access
 from functions.shared.logic.ports import AuditLog
 from functions.shared.models.audit import AuditDraft
@@ -123,9 +124,14 @@ def authorize(event: Mapping[str, Any], deps: AuthorizerDeps) -> dict[str, Any]:
             principal = Principal(org_id=user.org_id, role=role, user_id=user.user_id)
     decision = decide(access, principal.role if principal else None, identity.principal_type)
     if not decision.allowed:
+        unrecorded = None
         if access is not None and access.mutating:
-            _record_refusal(event, deps, access.action, org_id, principal, identity, decision.reason)
-        raise AccessDenied(decision.reason)
+            try:
+                _record_refusal(event, deps, access.action, org_id, principal, identity, decision.reason)
+            except errors.DependencyDown as down:
+                # The answer is still the refusal: nothing changed, and an operator hears of the gap.
+                unrecorded = str(down)
+        raise AccessDenied(decision.reason, unrecorded=unrecorded)
     context = principal.as_context() if principal else {"user_id": identity.user_id, "principal_type": "user"}
     return policy("Allow", context.get("key_id") or identity.user_id, str(event["methodArn"]), context)
 

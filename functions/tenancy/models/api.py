@@ -90,7 +90,14 @@ class AuditPage(BaseModel):
 
 class AuditVerification(BaseModel):
     ok: bool
-    checked: int
-    head_seq: int
-    first_bad: Finding | None
+    checked: int = Field(description="Entries checked by this call")
+    head_seq: int = Field(description="The chain's last entry when the call began")
+    from_seq: int = Field(description="The entry this page is anchored on (0: the genesis)")
+    to_seq: int = Field(description="The last entry this page checked")
+    next_after: int | None = Field(
+        description="More entries to the head: pass as ?after= to check the next page (null: done)"
+    )
+    first_bad: Finding | None = Field(
+        description="The first entry at fault; position counts from the genesis"
+    )
     message: str

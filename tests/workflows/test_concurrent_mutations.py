@@ -1,0 +1,87 @@
+"""A CI job's burst in one org, through the front door: 50 audited mutations at once, of every kind
+(members, API keys, secrets, accounts, stacks). None is refused, each answers what it must, and
+the org's chain holds each exactly once and verifies."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from infra.local.runtime import LocalStackpilot
+from tests.workflows.client import Api, Reply
+from tests.workflows.stack_support import connected_account, spec
+
+pytestmark = pytest.mark.xdist_group("local-cloud")
+
+ORG = "org_burst"
+
+
+def test_fifty_concurrent_mutations_in_one_org_are_all_made_and_audited_once(
+    stackpilot: LocalStackpilot,
+) -> None:
+    # GIVEN an org with a connected account, and 50 mutations of five kinds to make at once
+    admin, connection_id = connected_account(stackpilot, ORG, "333333333301")
+    owner = Api(stackpilot, org_id=ORG, role="owner")
+    mutations: list[tuple[Api, str, str, Any, int, str]] = []  # api, method, path, body, status, target
+    for n in range(12):
+        mutations.append(
+            (owner, "POST", "/members", {"user_id": f"burst-{n}", "role": "viewer"}, 201, f"member:burst-{n}")
+        )
+    for n in range(12):
+        mutations.append(
+            (admin, "POST", "/api-keys", {"name": f"ci-{n}", "role": "deployer"}, 201, f"ci-{n}")
+        )
+    for n in range(12):
+        mutations.append((admin, "PUT", f"/secrets/burst-{n}", {"value": f"v{n}"}, None, f"burst-{n}"))  # type: ignore[arg-type]
+    for n in range(8):
+        body = {"aws_account_id": f"44444444440{n}", "region": "us-east-1"}
+        mutations.append((admin, "POST", "/accounts", body, 201, f"44444444440{n}"))
+    for n in range(6):
+        mutations.append((admin, "POST", "/stacks", spec(connection_id, name=f"burst{n}"), 201, f"burst{n}"))
+    assert len(mutations) == 50
+    before = {e["seq"] for e in _chain(owner)}
+    start = threading.Barrier(len(mutations))
+
+    def one(mutation: tuple[Api, str, str, Any, int, str]) -> Reply:
+        api, method, path, body, _, _ = mutation
+        start.wait()
+        return api.request(method, path, body)
+
+    # WHEN they all go at the same moment
+    with ThreadPoolExecutor(max_workers=len(mutations)) as pool:
+        replies = list(pool.map(one, mutations))
+
+    # THEN every one answers as it must, none refused or busy
+    for (_, method, path, _, status, _), reply in zip(mutations, replies, strict=True):
+        expected = status or (200, 201)
+        assert reply.status in (expected if isinstance(expected, tuple) else (expected,)), (
+            method,
+            path,
+            reply,
+        )
+    # AND the chain holds each mutation exactly once (each entry naming its own target), and verifies
+    entries = [e for e in _chain(owner) if e["seq"] not in before and e["actor_type"] != "system"]
+    mine = [e for e in entries if e["result"] == "succeeded" and e["action"].split(".")[0] in _KINDS]
+    for _, method, path, _, _, target in mutations:
+        hits = [e for e in mine if target in e["target"] or target in (e.get("reason") or "")]
+        assert len(hits) >= 1, (method, path, target)
+    assert len(mine) == 50, sorted((e["action"], e["target"]) for e in mine)
+    verified = owner.request("GET", "/audit/verify").body
+    assert verified["ok"] is True, verified
+
+
+_KINDS = {"member", "api_key", "secret", "connection", "stack"}
+
+
+def _chain(api: Api) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = api.request("GET", "/audit?limit=100" + (f"&cursor={cursor}" if cursor else "")).body
+        entries.extend(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return entries
