@@ -106,6 +106,11 @@ def test_a_callback_before_the_workflow_waits_is_retried_not_lost(deps: Callback
     deps.connections.items[(conn.org_id, CONN_ID)] = conn.model_copy(update={"task_token": None})  # type: ignore[union-attr]
     with pytest.raises(WaiterNotReady):
         handle(deps, custom_resource_request())
+    # the workflow is started by its name (a no-op if it runs; the start if POST could not start it),
+    # to wait no longer than the connection's nonce lives
+    name, payload = deps.workflow.started[-1]  # type: ignore[attr-defined]
+    assert name == CONN_ID and payload["connection_id"] == CONN_ID and payload["region"] == conn.region  # type: ignore[union-attr]
+    assert 0 < payload["connect_window_seconds"] <= 3600
     # the retry, once the waiter registered, goes through
     deps.connections.set_task_token(conn.org_id, CONN_ID, "token-2")  # type: ignore[union-attr]
     assert handle(deps, custom_resource_request()) is Outcome.DISPATCHED

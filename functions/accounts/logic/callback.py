@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from functions.accounts.exceptions import CallbackRejected, WaiterNotReady
+from functions.accounts.logic.connections import execution_name, workflow_input
 from functions.accounts.logic.nonce import nonce_matches
 from functions.accounts.logic.ports import (
     CallbackRepository,
@@ -77,12 +78,12 @@ def rejected_physical_id(key: str) -> str:
 def handle_request(deps: CallbackDeps, req: CustomResourceRequest, topic_region: str) -> Outcome:
     """``topic_region`` is the region of the topic the message came through."""
     key = request_key(req)
-    stored = deps.callbacks.get(key)
-    if stored is not None and stored.status is not CallbackStatus.RECEIVED:
-        return Outcome.DUPLICATE
+    # Stored first, on condition that it is new (one write); only a request seen before is read:
+    # a retry of one we could not finish (still RECEIVED) goes on, anything further along is done.
+    stored = _store(deps, req, key, _stack_region(req) or topic_region)
     if stored is None:
-        stored = _store(deps, req, key, _stack_region(req) or topic_region)
-        if stored is None:  # a concurrent delivery of the same request won the race
+        stored = deps.callbacks.get(key)
+        if stored is None or stored.status is not CallbackStatus.RECEIVED:
             return Outcome.DUPLICATE
     try:
         if req.RequestType == "Create":
@@ -131,6 +132,10 @@ def _create(
     _check_nonce(connection, props.Nonce, deps.clock())
     _check_origin(connection, req, topic_region)
     if not connection.task_token:
+        # Not waiting yet, or never started (POST /accounts could not start it): starting it by its
+        # name is a no-op for one that runs, and the redelivery of this request finds it waiting.
+        remaining = max(1, int((connection.nonce_expires_at - deps.clock()).total_seconds()))
+        deps.workflow.start(execution_name(connection.connection_id), workflow_input(connection, remaining))
         raise WaiterNotReady("the connection workflow is not waiting yet")
     output = {
         "request_key": stored.request_key,
@@ -155,10 +160,8 @@ def _update(
     deps.workflow.start(
         f"reverify-{connection.connection_id}-{stored.request_key[:16]}",
         {
-            "org_id": connection.org_id,
-            "connection_id": connection.connection_id,
+            **workflow_input(connection, deps.connect_window_seconds),
             "mode": "reverify",
-            "connect_window_seconds": deps.connect_window_seconds,
             "callback": {
                 "request_key": stored.request_key,
                 "request_type": req.RequestType,
@@ -174,7 +177,7 @@ def _update(
 def _delete(deps: CallbackDeps, req: CustomResourceRequest, stored: CallbackRequest) -> Outcome:
     connection = _owned_connection(deps, req)
     if connection is not None and connection.status is not ConnectionStatus.DISCONNECTED:
-        updated = deps.connections.transition(
+        disconnected = deps.connections.transition(
             connection,
             ConnectionStatus.DISCONNECTED,
             allowed_from=(ConnectionStatus.PENDING, ConnectionStatus.CONNECTED, ConnectionStatus.FAILED),
@@ -193,14 +196,14 @@ def _delete(deps: CallbackDeps, req: CustomResourceRequest, stored: CallbackRequ
                 updated_at=deps.clock(),
             ),
         )
-        if updated is not None:
+        if disconnected:
             deps.events.publish(
                 [
                     AccountDisconnected(
-                        org_id=updated.org_id,
-                        connection_id=updated.connection_id,
-                        aws_account_id=updated.aws_account_id,
-                        region=updated.region,
+                        org_id=connection.org_id,
+                        connection_id=connection.connection_id,
+                        aws_account_id=connection.aws_account_id,
+                        region=connection.region,
                         initiated_by="customer-stack",
                     )
                 ]
