@@ -192,3 +192,19 @@ def test_an_update_starts_a_reverification(deps: CallbackDeps) -> None:
 def test_an_update_from_a_stranger_stack_is_refused(deps: CallbackDeps) -> None:
     handle(deps, custom_resource_request("Update", PhysicalResourceId=CONN_ID, RequestId="u1"))
     assert "re-verified" in failed_reason(deps)
+
+
+def test_a_template_naming_its_org_is_read_by_key_and_a_wrong_org_finds_it_through_the_index(
+    deps: CallbackDeps,
+) -> None:
+    # GIVEN the connection-id index is watched
+    through_index: list[str] = []
+    find = deps.connections.find_by_id
+    deps.connections.find_by_id = lambda cid: through_index.append(cid) or find(cid)  # type: ignore[method-assign]
+    # WHEN the template names the connection's org THEN one read by key finds it, not the index
+    named = custom_resource_request(props={"OrgId": "org_acme"})
+    assert handle(deps, named) is Outcome.DISPATCHED and through_index == []
+    # AND an org id that is wrong (it is as unauthenticated as the rest) proves nothing: the index decides
+    forged = custom_resource_request(props={"OrgId": "org_other"}, RequestId="req-2")
+    handle(deps, forged)
+    assert through_index == [CONN_ID]

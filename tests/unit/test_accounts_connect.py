@@ -48,6 +48,8 @@ def test_connect_creates_a_pending_connection_with_server_generated_secrets() ->
     }
     # AND the template is stored and linked from a quick-create URL without NoEcho secrets
     assert stored.template_key in deps.templates.objects
+    resources = json.loads(deps.templates.objects[stored.template_key])["Resources"]
+    assert resources["StackpilotConnection"]["Properties"]["OrgId"] == "org_acme"  # read by key on callback
     query = parse_qs(urlsplit(view.quick_create_url or "").fragment.split("?", 1)[1])
     assert query["stackName"][0].startswith("StackpilotConnection-")
     assert query["param_ExternalId"] == [stored.external_id]

@@ -38,13 +38,14 @@ from functions.accounts.models.connection import (
 )
 from functions.accounts.models.events import AccountDisconnected
 from functions.shared.logic.auditing import service_draft
-from functions.shared.models.ids import CONNECTION_ID_PATTERN
+from functions.shared.models.ids import CONNECTION_ID_PATTERN, ORG_ID_PATTERN
 
 log = logging.getLogger(__name__)
 
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
 STACK_ARN = re.compile(r"^arn:aws[a-z-]*:cloudformation:([a-z0-9-]+):(\d{12}):stack/[\w-]{1,128}/[\w-]+$")
 CONNECTION_ID = re.compile(CONNECTION_ID_PATTERN)
+ORG_ID = re.compile(ORG_ID_PATTERN)
 
 
 class Outcome(StrEnum):
@@ -126,7 +127,7 @@ def _create(
     props = req.ResourceProperties
     if not CONNECTION_ID.match(props.ConnectionId):
         raise CallbackRejected("ConnectionId is missing or malformed")
-    connection = deps.connections.find_by_id(props.ConnectionId)
+    connection = _connection(deps, props.OrgId, props.ConnectionId)
     if connection is None:
         raise CallbackRejected(f"connection {props.ConnectionId} does not exist")
     _check_nonce(connection, props.Nonce, deps.clock())
@@ -218,12 +219,19 @@ def _owned_connection(deps: CallbackDeps, req: CustomResourceRequest) -> Connect
     physical_id = req.PhysicalResourceId or ""
     if not CONNECTION_ID.match(physical_id):
         return None
-    connection = deps.connections.find_by_id(physical_id)
+    connection = _connection(deps, req.ResourceProperties.OrgId, physical_id)
     if connection is None or connection.stack_id is None:
         return None
     if not hmac.compare_digest(connection.stack_id, req.StackId):
         return None
     return connection
+
+
+def _connection(deps: CallbackDeps, org_id: str, connection_id: str) -> Connection | None:
+    """By its key when the template names the org (one consistent read), else through the index.
+    The org id is as unauthenticated as the rest: a wrong one finds nothing, and the index decides."""
+    found = deps.connections.get(org_id, connection_id) if ORG_ID.match(org_id) else None
+    return found or deps.connections.find_by_id(connection_id)
 
 
 def _check_nonce(connection: Connection, nonce: str, now: datetime) -> None:

@@ -94,6 +94,7 @@ def connect_account(
             callback_topic_arn=f"arn:aws:sns:{request.region}:{cfg.service_account_id}:{cfg.callback_topic_name}",
             event_bus_arn=f"arn:aws:events:{cfg.home_region}:{cfg.service_account_id}:event-bus/{cfg.event_bus_name}",
             stack_name_prefix=STACK_NAME_PREFIX,
+            org_id=principal.org_id,
         )
     )
     deps.templates.put(template_key, template)
