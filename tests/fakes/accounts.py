@@ -165,7 +165,8 @@ class FakeWorkflow:
         self.stopped.append(execution_arn)
 
     def resume(self, task_token: str, output: dict[str, Any]) -> bool:
-        if not self.waiting:
+        # A token resumes its task once, as Step Functions has it (then: TaskTimedOut, i.e. False).
+        if not self.waiting or any(token == task_token for token, _ in self.resumed):
             return False
         self.resumed.append((task_token, output))
         return True

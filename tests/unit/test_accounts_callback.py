@@ -208,3 +208,21 @@ def test_a_template_naming_its_org_is_read_by_key_and_a_wrong_org_finds_it_throu
     forged = custom_resource_request(props={"OrgId": "org_other"}, RequestId="req-2")
     handle(deps, forged)
     assert through_index == [CONN_ID]
+
+
+def test_a_delivery_cut_off_before_it_resumed_is_finished_by_the_redelivery(deps: CallbackDeps) -> None:
+    # GIVEN a delivery that stored the request as dispatched, then timed out before resuming
+    request = custom_resource_request()
+    resume = deps.workflow.resume
+
+    def cut_off(token: str, output: dict[str, Any]) -> bool:
+        raise TimeoutError("the function timed out")
+
+    deps.workflow.resume = cut_off  # type: ignore[method-assign]
+    with pytest.raises(TimeoutError):
+        handle(deps, request)
+    deps.workflow.resume = resume  # type: ignore[method-assign]
+    # WHEN Lambda redelivers it THEN the workflow is resumed, once, and CloudFormation is not told FAILED
+    assert handle(deps, request) is Outcome.DISPATCHED
+    assert handle(deps, request) is Outcome.DUPLICATE
+    assert len(deps.workflow.resumed) == 1 and deps.responder.sent == []  # type: ignore[attr-defined]

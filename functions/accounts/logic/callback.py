@@ -79,16 +79,16 @@ def rejected_physical_id(key: str) -> str:
 def handle_request(deps: CallbackDeps, req: CustomResourceRequest, topic_region: str) -> Outcome:
     """``topic_region`` is the region of the topic the message came through."""
     key = request_key(req)
-    # Stored first, on condition that it is new (one write); only a request seen before is read:
-    # a retry of one we could not finish (still RECEIVED) goes on, anything further along is done.
-    stored = _store(deps, req, key, _stack_region(req) or topic_region)
+    region = _stack_region(req) or topic_region
+    if req.RequestType == "Create":
+        try:
+            return _create(deps, req, key, region, topic_region)
+        except CallbackRejected as rejected:
+            return _reject(deps, req, key, region, str(rejected))
+    stored = _stored(deps, req, key, region)
     if stored is None:
-        stored = deps.callbacks.get(key)
-        if stored is None or stored.status is not CallbackStatus.RECEIVED:
-            return Outcome.DUPLICATE
+        return Outcome.DUPLICATE
     try:
-        if req.RequestType == "Create":
-            return _create(deps, req, stored, topic_region)
         if req.RequestType == "Update":
             return _update(deps, req, stored, topic_region)
         return _delete(deps, req, stored)
@@ -97,8 +97,10 @@ def handle_request(deps: CallbackDeps, req: CustomResourceRequest, topic_region:
         return Outcome.ANSWERED
 
 
-def _store(deps: CallbackDeps, req: CustomResourceRequest, key: str, region: str) -> CallbackRequest | None:
-    record = CallbackRequest(
+def _record(
+    deps: CallbackDeps, req: CustomResourceRequest, key: str, region: str, status: CallbackStatus
+) -> CallbackRequest:
+    return CallbackRequest(
         request_key=key,
         connection_id=req.ResourceProperties.ConnectionId[:64],
         org_id=None,
@@ -109,10 +111,27 @@ def _store(deps: CallbackDeps, req: CustomResourceRequest, key: str, region: str
         physical_resource_id=req.PhysicalResourceId,
         response_url=req.ResponseURL,
         region=region,
-        status=CallbackStatus.RECEIVED,
+        status=status,
         received_at=deps.clock(),
     )
-    return record if deps.callbacks.put_new(record) else None
+
+
+def _stored(deps: CallbackDeps, req: CustomResourceRequest, key: str, region: str) -> CallbackRequest | None:
+    """The request, stored by a conditional put (one write); a request seen before is read: a retry
+    of one we could not finish (still RECEIVED) goes on, one further along is a duplicate (None)."""
+    record = _record(deps, req, key, region, CallbackStatus.RECEIVED)
+    if deps.callbacks.put_new(record):
+        return record
+    seen = deps.callbacks.get(key)
+    return seen if seen is not None and seen.status is CallbackStatus.RECEIVED else None
+
+
+def _reject(deps: CallbackDeps, req: CustomResourceRequest, key: str, region: str, reason: str) -> Outcome:
+    stored = _stored(deps, req, key, region)
+    if stored is None:
+        return Outcome.DUPLICATE
+    _answer(deps, stored, "FAILED", reason, rejected_physical_id(key))
+    return Outcome.ANSWERED
 
 
 def _stack_region(req: CustomResourceRequest) -> str | None:
@@ -122,8 +141,12 @@ def _stack_region(req: CustomResourceRequest) -> str | None:
 
 
 def _create(
-    deps: CallbackDeps, req: CustomResourceRequest, stored: CallbackRequest, topic_region: str
+    deps: CallbackDeps, req: CustomResourceRequest, key: str, region: str, topic_region: str
 ) -> Outcome:
+    """Checked against the connection first; then stored as DISPATCHED (a conditional put: one
+    delivery wins) and the waiting execution resumed. A delivery that finds it DISPATCHED already
+    resumes again: only one resume of a waiting token succeeds, so this is a duplicate unless the
+    delivery that stored it stopped before resuming (a timeout), and then it is the one that does."""
     props = req.ResourceProperties
     if not CONNECTION_ID.match(props.ConnectionId):
         raise CallbackRejected("ConnectionId is missing or malformed")
@@ -139,14 +162,25 @@ def _create(
         deps.workflow.start(execution_name(connection.connection_id), workflow_input(connection, remaining))
         raise WaiterNotReady("the connection workflow is not waiting yet")
     output = {
-        "request_key": stored.request_key,
+        "request_key": key,
         "request_type": req.RequestType,
         "stack_id": req.StackId,
         "role_arn": props.RoleArn,
     }
+    record = _record(deps, req, key, region, CallbackStatus.DISPATCHED)
+    if not deps.callbacks.put_new(record):
+        seen = deps.callbacks.get(key)
+        if seen is None or seen.status is CallbackStatus.ANSWERED:
+            return Outcome.DUPLICATE
+        if not deps.workflow.resume(connection.task_token, output):
+            return Outcome.DUPLICATE
+        if seen.status is CallbackStatus.RECEIVED:
+            deps.callbacks.set_status(key, CallbackStatus.DISPATCHED)
+        return Outcome.DISPATCHED
     if not deps.workflow.resume(connection.task_token, output):
-        raise CallbackRejected("the connection stopped waiting (expired or disconnected); create a new one")
-    deps.callbacks.set_status(stored.request_key, CallbackStatus.DISPATCHED)
+        reason = "the connection stopped waiting (expired or disconnected); create a new one"
+        _answer(deps, record, "FAILED", reason, rejected_physical_id(key))
+        return Outcome.ANSWERED
     return Outcome.DISPATCHED
 
 
