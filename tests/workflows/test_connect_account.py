@@ -273,7 +273,13 @@ def test_a_connection_nobody_deploys_expires(stackpilot: LocalStackpilot) -> Non
         stateMachineArn=machine,
         name=f"expiry-{created['connection_id']}",
         input=json.dumps(
-            {"org_id": "org_slow", "connection_id": created["connection_id"], "connect_window_seconds": 1}
+            {
+                "org_id": "org_slow",
+                "connection_id": created["connection_id"],
+                "aws_account_id": "777777777777",
+                "region": "us-east-1",
+                "connect_window_seconds": 1,
+            }
         ),
     )
     connection = api.wait_for_status(created["connection_id"], {"FAILED"}, timeout=20)
