@@ -73,11 +73,6 @@ class InMemoryConnections:
     def list_connected(self) -> list[Connection]:
         return [c for c in self.items.values() if c.status is ConnectionStatus.CONNECTED]
 
-    def delete(self, org_id: str, connection_id: str) -> None:
-        gone = self.items.pop((org_id, connection_id), None)
-        if gone is not None and self.claims.get(self._claim(gone)) == connection_id:
-            del self.claims[self._claim(gone)]
-
     def set_task_token(self, org_id: str, connection_id: str, task_token: str) -> bool:
         current = self.get(org_id, connection_id)
         if current is None or current.status is not ConnectionStatus.PENDING:

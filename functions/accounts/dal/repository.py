@@ -143,9 +143,6 @@ class DynamoConnectionRepository:
         for item in ConnectionModel.scan(ConnectionModel.status == ConnectionStatus.CONNECTED.value):
             yield _to_connection(item)
 
-    def delete(self, org_id: str, connection_id: str) -> None:
-        ConnectionModel(org_id=org_id, connection_id=connection_id).delete()
-
     def set_task_token(self, org_id: str, connection_id: str, task_token: str) -> bool:
         item = ConnectionModel(org_id=org_id, connection_id=connection_id)
         actions = [ConnectionModel.task_token.set(task_token)]
