@@ -18,6 +18,15 @@ class ConnectionConflict(AccountsError, Conflict):
     pass
 
 
+class AccountClaimed(ConnectionConflict):
+    """Another live connection of the org holds this account and region (``holder``: its id, None
+    if it let go since)."""
+
+    def __init__(self, holder: str | None) -> None:
+        super().__init__(f"the account and region are held by {holder or 'another connection'}")
+        self.holder = holder
+
+
 class InvalidRequest(AccountsError, InvalidField):
     pass
 

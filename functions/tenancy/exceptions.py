@@ -42,6 +42,16 @@ class Conflict(TenancyError, errors.Conflict):
     """The change conflicts with the org's current state (a 409)."""
 
 
+class KeyNameTaken(Conflict):
+    """Another active key of the org has this name (names are compared ignoring case)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"an active API key of this org is already named {name!r}; revoke it or pick another name"
+        )
+        self.name = name
+
+
 class InvalidRequest(TenancyError, errors.InvalidField):
     """A query value refused by a rule beyond its schema (a 422 naming it)."""
 

@@ -51,5 +51,6 @@ def test_every_task_and_execution_model_has_a_sample(sample: str) -> None:
 
 
 def test_the_workflow_input_sample_carries_ids_only() -> None:
+    # ids, and the account and region (fixed for a connection, no secret): never ExternalId or nonce
     payload = load_event("sfn/accounts/connect-account.execution.json")
-    assert set(payload) == {"org_id", "connection_id", "connect_window_seconds"}
+    assert set(payload) == {"org_id", "connection_id", "aws_account_id", "region", "connect_window_seconds"}

@@ -7,12 +7,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from functions.accounts.exceptions import AccountClaimed
 from functions.accounts.logic.response_url import check_response_url
 from functions.accounts.models.connection import (
+    LIVE_STATUSES,
     CallbackRequest,
     CallbackStatus,
     Connection,
     ConnectionChanges,
+    ConnectionKey,
     ConnectionStatus,
 )
 from functions.shared.models.audit import AuditDraft
@@ -35,12 +38,25 @@ NO_CHANGES = ConnectionChanges()
 
 @dataclass
 class InMemoryConnections:
+    """Connections and their claims, as the DynamoDB repository keeps them (one live connection per
+    org, account and region; a transition into a live status takes the claim, out of one releases it)."""
+
     items: dict[tuple[str, str], Connection] = field(default_factory=dict)
     audited: list[AuditDraft] = field(default_factory=list)
+    claims: dict[tuple[str, str, str], str] = field(default_factory=dict)
+
+    @staticmethod
+    def _claim(key: ConnectionKey) -> tuple[str, str, str]:
+        return (key.org_id, key.aws_account_id, key.region)
 
     def create(self, connection: Connection, audit: AuditDraft | None = None) -> None:
         key = (connection.org_id, connection.connection_id)
         assert key not in self.items
+        if connection.status in LIVE_STATUSES:
+            holder = self.claims.get(self._claim(connection))
+            if holder is not None:
+                raise AccountClaimed(holder)
+            self.claims[self._claim(connection)] = connection.connection_id
         self.items[key] = connection
         if audit is not None:
             self.audited.append(audit)
@@ -57,9 +73,6 @@ class InMemoryConnections:
     def list_connected(self) -> list[Connection]:
         return [c for c in self.items.values() if c.status is ConnectionStatus.CONNECTED]
 
-    def delete(self, org_id: str, connection_id: str) -> None:
-        self.items.pop((org_id, connection_id), None)
-
     def set_task_token(self, org_id: str, connection_id: str, task_token: str) -> bool:
         current = self.get(org_id, connection_id)
         if current is None or current.status is not ConnectionStatus.PENDING:
@@ -69,21 +82,32 @@ class InMemoryConnections:
 
     def transition(
         self,
-        connection: Connection,
+        connection: ConnectionKey,
         to: ConnectionStatus,
         *,
         allowed_from: Sequence[ConnectionStatus],
         changes: ConnectionChanges = NO_CHANGES,
+        if_absent: ConnectionChanges = NO_CHANGES,
         audit: AuditDraft | None = None,
-    ) -> Connection | None:
-        current = self.get(connection.org_id, connection.connection_id)
+    ) -> bool:
+        current = self.items.get((connection.org_id, connection.connection_id))
         if current is None or current.status not in allowed_from:
-            return None
-        updated = current.model_copy(update={"status": to, **changes.given()})
-        self.items[(connection.org_id, connection.connection_id)] = updated
+            return False
+        claim = self._claim(current)
+        holder = self.claims.get(claim)
+        if to in LIVE_STATUSES:
+            if holder not in (None, current.connection_id):
+                raise AccountClaimed(holder)
+            self.claims[claim] = current.connection_id
+        elif holder == current.connection_id:
+            del self.claims[claim]
+        unset = {name: value for name, value in if_absent.given().items() if getattr(current, name) is None}
+        self.items[(connection.org_id, connection.connection_id)] = current.changed(to, changes).model_copy(
+            update=unset
+        )
         if audit is not None:
             self.audited.append(audit)
-        return updated
+        return True
 
 
 @dataclass
@@ -136,7 +160,8 @@ class FakeWorkflow:
         self.stopped.append(execution_arn)
 
     def resume(self, task_token: str, output: dict[str, Any]) -> bool:
-        if not self.waiting:
+        # A token resumes its task once, as Step Functions has it (then: TaskTimedOut, i.e. False).
+        if not self.waiting or any(token == task_token for token, _ in self.resumed):
             return False
         self.resumed.append((task_token, output))
         return True

@@ -11,7 +11,7 @@ from functions.shared.errors import DependencyDown
 from functions.shared.logic.audit_chain import chain
 from functions.shared.models.audit import AuditDraft, AuditEntry
 from functions.shared.models.principal import Role
-from functions.tenancy.exceptions import Conflict, NotFound
+from functions.tenancy.exceptions import Conflict, KeyNameTaken, NotFound
 from functions.tenancy.models.org import ApiKey, Member, Org
 
 LAST_OWNER = "an org must keep at least one owner"
@@ -133,6 +133,11 @@ class InMemoryTenancy:
     def create_key(self, key: ApiKey, audit: AuditDraft) -> None:
         if key.key_id in self.keys:
             raise Conflict("key id collision; try again")
+        name = key.name.strip().casefold()
+        for other in self.keys.values():
+            held = other.revoked_at is None and other.expires_at > key.created_at
+            if other.org_id == key.org_id and held and other.name.strip().casefold() == name:
+                raise KeyNameTaken(key.name)
         self._commit(audit)
         self.keys[key.key_id] = key
 

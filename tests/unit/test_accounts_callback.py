@@ -106,6 +106,11 @@ def test_a_callback_before_the_workflow_waits_is_retried_not_lost(deps: Callback
     deps.connections.items[(conn.org_id, CONN_ID)] = conn.model_copy(update={"task_token": None})  # type: ignore[union-attr]
     with pytest.raises(WaiterNotReady):
         handle(deps, custom_resource_request())
+    # the workflow is started by its name (a no-op if it runs; the start if POST could not start it),
+    # to wait no longer than the connection's nonce lives
+    name, payload = deps.workflow.started[-1]  # type: ignore[attr-defined]
+    assert name == CONN_ID and payload["connection_id"] == CONN_ID and payload["region"] == conn.region  # type: ignore[union-attr]
+    assert 0 < payload["connect_window_seconds"] <= 3600
     # the retry, once the waiter registered, goes through
     deps.connections.set_task_token(conn.org_id, CONN_ID, "token-2")  # type: ignore[union-attr]
     assert handle(deps, custom_resource_request()) is Outcome.DISPATCHED
@@ -187,3 +192,37 @@ def test_an_update_starts_a_reverification(deps: CallbackDeps) -> None:
 def test_an_update_from_a_stranger_stack_is_refused(deps: CallbackDeps) -> None:
     handle(deps, custom_resource_request("Update", PhysicalResourceId=CONN_ID, RequestId="u1"))
     assert "re-verified" in failed_reason(deps)
+
+
+def test_a_template_naming_its_org_is_read_by_key_and_a_wrong_org_finds_it_through_the_index(
+    deps: CallbackDeps,
+) -> None:
+    # GIVEN the connection-id index is watched
+    through_index: list[str] = []
+    find = deps.connections.find_by_id
+    deps.connections.find_by_id = lambda cid: through_index.append(cid) or find(cid)  # type: ignore[method-assign]
+    # WHEN the template names the connection's org THEN one read by key finds it, not the index
+    named = custom_resource_request(props={"OrgId": "org_acme"})
+    assert handle(deps, named) is Outcome.DISPATCHED and through_index == []
+    # AND an org id that is wrong (it is as unauthenticated as the rest) proves nothing: the index decides
+    forged = custom_resource_request(props={"OrgId": "org_other"}, RequestId="req-2")
+    handle(deps, forged)
+    assert through_index == [CONN_ID]
+
+
+def test_a_delivery_cut_off_before_it_resumed_is_finished_by_the_redelivery(deps: CallbackDeps) -> None:
+    # GIVEN a delivery that stored the request as dispatched, then timed out before resuming
+    request = custom_resource_request()
+    resume = deps.workflow.resume
+
+    def cut_off(token: str, output: dict[str, Any]) -> bool:
+        raise TimeoutError("the function timed out")
+
+    deps.workflow.resume = cut_off  # type: ignore[method-assign]
+    with pytest.raises(TimeoutError):
+        handle(deps, request)
+    deps.workflow.resume = resume  # type: ignore[method-assign]
+    # WHEN Lambda redelivers it THEN the workflow is resumed, once, and CloudFormation is not told FAILED
+    assert handle(deps, request) is Outcome.DISPATCHED
+    assert handle(deps, request) is Outcome.DUPLICATE
+    assert len(deps.workflow.resumed) == 1 and deps.responder.sent == []  # type: ignore[attr-defined]

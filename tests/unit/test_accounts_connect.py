@@ -11,7 +11,6 @@ from functions.accounts.exceptions import (
     ConnectionConflict,
     ConnectionNotFound,
     InvalidRequest,
-    ServiceUnavailable,
 )
 from functions.accounts.logic import connections
 from functions.accounts.models.api import ConnectAccountRequest
@@ -43,10 +42,14 @@ def test_connect_creates_a_pending_connection_with_server_generated_secrets() ->
     assert payload == {
         "org_id": "org_acme",
         "connection_id": view.connection_id,
+        "aws_account_id": ACCOUNT,
+        "region": "us-east-1",
         "connect_window_seconds": 3600,
     }
     # AND the template is stored and linked from a quick-create URL without NoEcho secrets
     assert stored.template_key in deps.templates.objects
+    resources = json.loads(deps.templates.objects[stored.template_key])["Resources"]
+    assert resources["StackpilotConnection"]["Properties"]["OrgId"] == "org_acme"  # read by key on callback
     query = parse_qs(urlsplit(view.quick_create_url or "").fragment.split("?", 1)[1])
     assert query["stackName"][0].startswith("StackpilotConnection-")
     assert query["param_ExternalId"] == [stored.external_id]
@@ -87,11 +90,38 @@ def test_the_same_account_and_region_cannot_be_connected_twice() -> None:
         connections.connect_account(deps, principal(), REQUEST, INFO)
 
 
-def test_a_workflow_that_cannot_start_leaves_nothing_behind() -> None:
-    deps = api_deps(workflow=FakeWorkflow(fail_start=True))
-    with pytest.raises(ServiceUnavailable):
+def test_disconnecting_frees_the_account_for_a_new_connection() -> None:
+    # GIVEN a pending connection, disconnected
+    deps = api_deps()
+    first = connections.connect_account(deps, principal(), REQUEST, INFO)
+    connections.disconnect(deps, principal(), first.connection_id, INFO)
+    # WHEN the same account and region are connected again THEN it is a new live connection
+    second = connections.connect_account(deps, principal(), REQUEST, INFO)
+    assert second.connection_id != first.connection_id and second.status is ConnectionStatus.PENDING
+    # AND one more is refused, naming the live one (not the disconnected one)
+    with pytest.raises(ConnectionConflict, match=second.connection_id):
         connections.connect_account(deps, principal(), REQUEST, INFO)
-    assert deps.connections.items == {}
+
+
+def test_the_same_account_in_another_region_or_org_is_another_connection() -> None:
+    deps = api_deps()
+    connections.connect_account(deps, principal(), REQUEST, INFO)
+    other_region = ConnectAccountRequest(aws_account_id=ACCOUNT, region="eu-west-1")
+    assert connections.connect_account(deps, principal(), other_region, INFO).region == "eu-west-1"
+    other_org = principal(org=OTHER_ORG)
+    assert connections.connect_account(deps, other_org, REQUEST, INFO).status is ConnectionStatus.PENDING
+
+
+def test_a_workflow_that_cannot_start_leaves_one_audit_entry_and_a_working_link() -> None:
+    # GIVEN Step Functions refusing to start the workflow
+    deps = api_deps(workflow=FakeWorkflow(fail_start=True))
+    # WHEN an admin connects an account
+    view = connections.connect_account(deps, principal(), REQUEST, INFO)
+    # THEN the connection is recorded once, with its one audit entry, and its link works: the
+    # customer's callback starts the workflow by the same name (tests/unit/test_accounts_callback.py)
+    assert view.status is ConnectionStatus.PENDING and view.quick_create_url
+    assert [a.action for a in deps.connections.audited] == ["account.connect"]
+    assert list(deps.connections.items) == [("org_acme", view.connection_id)]
 
 
 def test_another_orgs_connection_is_not_found() -> None:

@@ -53,9 +53,9 @@ def test_our_own_outage_marks_nothing_unhealthy() -> None:
 
 
 def test_the_sweep_checks_every_connected_account_and_nothing_else() -> None:
-    others = [
-        connected(connection_id="conn_" + "b" * 26),
-        pending_connection(FakeClock(), connection_id="conn_" + "c" * 26),
+    others = [  # one live connection per account and region: the same account in two more regions
+        connected(connection_id="conn_" + "b" * 26, region="eu-west-1"),
+        pending_connection(FakeClock(), connection_id="conn_" + "c" * 26, region="us-west-2"),
     ]
     d = deps(FakeRoleProbe(account=ACCOUNT, external_id=EXTERNAL_ID), connected(), *others)
     report = sweep(d, d.connections.list_connected(), concurrency=2)

@@ -16,7 +16,7 @@ from functions.accounts.logic.outcome import OutcomeDeps, failure_reason, record
 from functions.accounts.logic.respond import RespondDeps, answer_cloudformation
 from functions.accounts.logic.verification import VerifyDeps, register_waiter, verify_role
 from functions.accounts.models.connection import CallbackRequest, CallbackStatus, ConnectionStatus
-from functions.accounts.models.workflow import Callback, ConnectAccountState
+from functions.accounts.models.workflow import Callback, ConnectAccountState, Outcome
 from functions.shared.models.workflow import StepError
 from tests.fakes.accounts import (
     FakeClock,
@@ -30,6 +30,7 @@ from tests.unit.accounts_builders import (
     ACCOUNT,
     CONN_ID,
     ORG,
+    REGION,
     RESPONSE_URL,
     ROLE_ARN,
     STACK_ID,
@@ -112,9 +113,9 @@ def outcome_deps() -> OutcomeDeps:
 
 def test_connected_burns_the_nonce_and_emits_account_connected() -> None:
     deps = outcome_deps()
-    status = record_outcome(deps, ORG, CONN_ID, "CONNECTED", callback=callback())
+    recorded = record_outcome(deps, ORG, CONN_ID, "CONNECTED", callback=callback())
     conn = deps.connections.get(ORG, CONN_ID)
-    assert status is ConnectionStatus.CONNECTED and conn is not None
+    assert recorded.status is ConnectionStatus.CONNECTED and conn is not None
     assert conn.nonce_hash is None and conn.task_token is None and conn.stack_id == STACK_ID
     assert deps.events.types() == ["AccountConnected"]  # type: ignore[attr-defined]
 
@@ -150,7 +151,8 @@ def test_an_outcome_for_a_disconnected_connection_does_not_resurrect_it() -> Non
     deps = outcome_deps()
     conn = deps.connections.get(ORG, CONN_ID)
     deps.connections.transition(conn, ConnectionStatus.DISCONNECTED, allowed_from=[ConnectionStatus.PENDING])  # type: ignore[arg-type]
-    assert record_outcome(deps, ORG, CONN_ID, "CONNECTED", callback=None) is ConnectionStatus.DISCONNECTED
+    recorded = record_outcome(deps, ORG, CONN_ID, "CONNECTED", callback=None)
+    assert recorded.status is ConnectionStatus.DISCONNECTED
     assert deps.events.published == []  # type: ignore[attr-defined]
 
 
@@ -216,3 +218,59 @@ def test_the_waiter_keeps_its_token_only_while_the_connection_is_pending() -> No
     # AND a connection no longer pending ends the wait with the reason
     with pytest.raises(ConnectionClosed, match="no longer pending"):
         register_waiter(connections, ORG, CONN_ID, "token-3")
+
+
+def test_an_outcome_given_the_account_and_region_writes_without_reading() -> None:
+    # GIVEN the execution's input names the connection's account and region
+    deps = outcome_deps()
+    reads = []
+    real_get = deps.connections.get
+    deps.connections.get = lambda *key: reads.append(key) or real_get(*key)  # type: ignore[method-assign]
+    # WHEN it connects THEN the change is written with its entry, and nothing was read first
+    recorded = record_outcome(
+        deps, ORG, CONN_ID, "CONNECTED", callback=callback(), aws_account_id=ACCOUNT, region=REGION
+    )
+    assert recorded.status is ConnectionStatus.CONNECTED and reads == []
+    conn = real_get(ORG, CONN_ID)
+    assert conn is not None and conn.connected_at is not None and conn.role_arn == callback().role_arn
+    assert deps.events.types() == ["AccountConnected"]  # type: ignore[attr-defined]
+
+
+def test_a_reverification_keeps_when_the_account_first_connected() -> None:
+    deps = outcome_deps()
+    record_outcome(
+        deps, ORG, CONN_ID, "CONNECTED", callback=callback(), aws_account_id=ACCOUNT, region=REGION
+    )
+    first = deps.connections.get(ORG, CONN_ID).connected_at  # type: ignore[union-attr]
+    deps.clock.advance(3600)  # type: ignore[attr-defined]
+    record_outcome(
+        deps, ORG, CONN_ID, "CONNECTED", callback=callback(), aws_account_id=ACCOUNT, region=REGION
+    )
+    assert deps.connections.get(ORG, CONN_ID).connected_at == first  # type: ignore[union-attr]
+
+
+def test_a_failed_connection_frees_its_account_and_cannot_take_it_back_from_a_newer_one() -> None:
+    # GIVEN a connection that failed, and a newer connection of the same account and region
+    deps = outcome_deps()
+    assert record_outcome(deps, ORG, CONN_ID, "EXPIRED").status is ConnectionStatus.FAILED
+    newer = pending_connection(FakeClock(), connection_id="conn_" + "n" * 26)
+    deps.connections.create(newer)  # the account and region were free again
+    # WHEN the failed one is re-verified (its customer stack updated)
+    recorded = record_outcome(deps, ORG, CONN_ID, "CONNECTED", callback=callback())
+    # THEN it stays FAILED, saying which connection holds the account, and the newer one is untouched
+    assert recorded.status is ConnectionStatus.FAILED and newer.connection_id in (recorded.reason or "")
+    assert deps.connections.get(ORG, CONN_ID).status is ConnectionStatus.FAILED  # type: ignore[union-attr]
+    assert deps.connections.get(ORG, newer.connection_id).status is ConnectionStatus.PENDING  # type: ignore[union-attr]
+
+
+def test_the_answer_takes_the_outcome_steps_status_and_reason_without_reading_the_connection() -> None:
+    # GIVEN the outcome step said FAILED and why, and the connection is not read (it is gone here)
+    deps = _respond_deps(ConnectionStatus.PENDING)
+    deps.connections.items.clear()  # type: ignore[attr-defined]
+    told = state("k1").model_copy(
+        update={"outcome": Outcome(status="FAILED", reason="role is in another account")}
+    )
+    # WHEN CloudFormation is answered THEN it reads what the outcome step recorded
+    assert answer_cloudformation(deps, ORG, CONN_ID, told) == (True, ConnectionStatus.FAILED)
+    body = deps.responder.sent[0][1]  # type: ignore[attr-defined]
+    assert body["Status"] == "FAILED" and body["Reason"] == "role is in another account"

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from functions.shared.errors import Forbidden
 from functions.shared.models.principal import Principal, Role
-from functions.tenancy.exceptions import InvalidToken, NotFound
+from functions.tenancy.exceptions import InvalidToken, KeyNameTaken, NotFound
 from functions.tenancy.logic import api_keys, orgs
 from functions.tenancy.models.api import ChangeRoleRequest, CreateApiKeyRequest
 from tests.fakes.tenancy import StaticPepper
@@ -119,6 +119,25 @@ def test_another_orgs_key_cannot_be_revoked_and_reads_as_not_found() -> None:
     assert store.keys[theirs.key_id].revoked_at is None
 
 
+def test_a_name_is_one_active_key_of_the_org_until_revoked_or_expired() -> None:
+    # GIVEN an active key named "CI deploys"
+    store, clock = org_with(("olga", Role.OWNER))
+    deps, olga = keys_deps(store, clock), as_member(store, "olga")
+    first = api_keys.create_key(deps, olga, CreateApiKeyRequest(name="CI deploys", role=Role.VIEWER), INFO)
+    # WHEN another key is asked for under the same name (whatever its case) THEN a 409 names the name
+    with pytest.raises(KeyNameTaken, match="ci deploys"):
+        api_keys.create_key(deps, olga, CreateApiKeyRequest(name="ci deploys", role=Role.VIEWER), INFO)
+    # AND once the first is revoked, the name is free again
+    api_keys.revoke_key(deps, olga, first.key_id, INFO)
+    second = api_keys.create_key(
+        deps, olga, CreateApiKeyRequest(name="CI deploys", role=Role.VIEWER, expires_in_days=1), INFO
+    )
+    # AND an expired key frees its name too
+    clock.advance(timedelta(days=1).total_seconds())
+    third = api_keys.create_key(deps, olga, CreateApiKeyRequest(name="CI deploys", role=Role.VIEWER), INFO)
+    assert len({first.key_id, second.key_id, third.key_id}) == 3
+
+
 # -- the ceiling, under random histories -----------------------------------------------------------
 
 STEPS = st.lists(
@@ -149,7 +168,10 @@ def test_a_key_never_acts_above_its_creators_current_role(
         if action == "create" and current is not None and role is not None:
             try:
                 created = api_keys.create_key(
-                    deps, as_member(store, "cleo"), CreateApiKeyRequest(name="k", role=role), INFO
+                    deps,
+                    as_member(store, "cleo"),
+                    CreateApiKeyRequest(name=f"k{len(keys)}", role=role),  # one name per active key
+                    INFO,
                 )
                 keys.append((created.key, role))
                 # THEN a key is only ever made at or below the creator's role at that moment

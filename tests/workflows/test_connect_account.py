@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -271,7 +273,13 @@ def test_a_connection_nobody_deploys_expires(stackpilot: LocalStackpilot) -> Non
         stateMachineArn=machine,
         name=f"expiry-{created['connection_id']}",
         input=json.dumps(
-            {"org_id": "org_slow", "connection_id": created["connection_id"], "connect_window_seconds": 1}
+            {
+                "org_id": "org_slow",
+                "connection_id": created["connection_id"],
+                "aws_account_id": "777777777777",
+                "region": "us-east-1",
+                "connect_window_seconds": 1,
+            }
         ),
     )
     connection = api.wait_for_status(created["connection_id"], {"FAILED"}, timeout=20)
@@ -365,3 +373,28 @@ def test_an_answer_that_cannot_be_delivered_does_not_undo_the_connection(
     assert status == "SUCCEEDED"
     assert sum(1 for e in history if e["type"] == "TaskFailed") == 5  # the first try and its 4 retries
     assert api.request("GET", f"/accounts/{created['connection_id']}").body["status"] == "CONNECTED"
+
+
+def test_racing_requests_for_one_account_and_region_make_one_connection(stackpilot: LocalStackpilot) -> None:
+    # GIVEN a CI job firing 24 identical POST /accounts at once, for one account and region
+    token = stackpilot.token("org_racing_ci", "admin", "admin-user")  # the org and member, made once
+    api = Api(stackpilot, org_id="org_racing_ci", role="admin", credential=token)
+    body = {"aws_account_id": "242424242424", "region": "us-east-1"}
+    barrier = threading.Barrier(24)
+
+    def post(_: int) -> Any:
+        barrier.wait()
+        return api.request("POST", "/accounts", body)
+
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        replies = list(pool.map(post, range(24)))
+    # THEN exactly one is created; every other one is a 409 naming it
+    created = [r for r in replies if r.status == 201]
+    assert len(created) == 1, [(r.status, r.body) for r in replies]
+    winner = created[0].body["connection_id"]
+    refused = [r for r in replies if r.status != 201]
+    assert all(r.status == 409 and winner in r.body["message"] for r in refused), [r.body for r in refused]
+    # AND the org lists exactly one PENDING connection for it
+    listed = api.request("GET", "/accounts").body["items"]
+    live = [c for c in listed if c["aws_account_id"] == "242424242424" and c["status"] == "PENDING"]
+    assert [c["connection_id"] for c in live] == [winner]

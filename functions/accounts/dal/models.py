@@ -48,6 +48,24 @@ class ConnectionModel(Model):
     by_connection_id = ConnectionIdIndex()
 
 
+class AccountClaimModel(Model):
+    """An org's claim on one account and region, held by its live connection (PENDING or CONNECTED).
+
+    It lives in the connections table, beside the connections it guards: the conditional put that
+    takes it shares the transaction that writes its connection (and the audit entry), and the write
+    that moves the connection out of the live statuses deletes it. Its sort key (``claim#...``) never
+    matches a connection id (``conn_...``), which is how reads of connections skip it.
+    """
+
+    class Meta:
+        table_name = "accounts"  # the connections' table, bound by dal.configure()
+        billing_mode = "PAY_PER_REQUEST"
+
+    org_id = UnicodeAttribute(hash_key=True)
+    claim = UnicodeAttribute(range_key=True, attr_name="connection_id")  # claim#<account>#<region>
+    holder_id = UnicodeAttribute()  # the live connection's id
+
+
 class CallbackRequestModel(Model):
     class Meta:
         table_name = "account-callbacks"

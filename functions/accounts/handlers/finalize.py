@@ -18,8 +18,15 @@ DEPS = composition.outcome_deps()
 @log.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = RecordOutcomeInput.model_validate(event)
-    status = record_outcome(
-        DEPS, task.org_id, task.connection_id, task.outcome, callback=task.callback, error=task.error
+    recorded = record_outcome(
+        DEPS,
+        task.org_id,
+        task.connection_id,
+        task.outcome,
+        callback=task.callback,
+        error=task.error,
+        aws_account_id=task.aws_account_id,
+        region=task.region,
     )
-    log.info("connection outcome recorded", extra={"status": status.value})
-    return RecordOutcomeOutput(status=status.value).model_dump(mode="json")
+    log.info("connection outcome recorded", extra={"status": recorded.status.value})
+    return RecordOutcomeOutput(status=recorded.status.value, reason=recorded.reason).model_dump(mode="json")

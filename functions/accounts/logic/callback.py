@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from functions.accounts.exceptions import CallbackRejected, WaiterNotReady
+from functions.accounts.logic.connections import execution_name, workflow_input
 from functions.accounts.logic.nonce import nonce_matches
 from functions.accounts.logic.ports import (
     CallbackRepository,
@@ -37,13 +38,14 @@ from functions.accounts.models.connection import (
 )
 from functions.accounts.models.events import AccountDisconnected
 from functions.shared.logic.auditing import service_draft
-from functions.shared.models.ids import CONNECTION_ID_PATTERN
+from functions.shared.models.ids import CONNECTION_ID_PATTERN, ORG_ID_PATTERN
 
 log = logging.getLogger(__name__)
 
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
 STACK_ARN = re.compile(r"^arn:aws[a-z-]*:cloudformation:([a-z0-9-]+):(\d{12}):stack/[\w-]{1,128}/[\w-]+$")
 CONNECTION_ID = re.compile(CONNECTION_ID_PATTERN)
+ORG_ID = re.compile(ORG_ID_PATTERN)
 
 
 class Outcome(StrEnum):
@@ -77,16 +79,16 @@ def rejected_physical_id(key: str) -> str:
 def handle_request(deps: CallbackDeps, req: CustomResourceRequest, topic_region: str) -> Outcome:
     """``topic_region`` is the region of the topic the message came through."""
     key = request_key(req)
-    stored = deps.callbacks.get(key)
-    if stored is not None and stored.status is not CallbackStatus.RECEIVED:
-        return Outcome.DUPLICATE
+    region = _stack_region(req) or topic_region
+    if req.RequestType == "Create":
+        try:
+            return _create(deps, req, key, region, topic_region)
+        except CallbackRejected as rejected:
+            return _reject(deps, req, key, region, str(rejected))
+    stored = _stored(deps, req, key, region)
     if stored is None:
-        stored = _store(deps, req, key, _stack_region(req) or topic_region)
-        if stored is None:  # a concurrent delivery of the same request won the race
-            return Outcome.DUPLICATE
+        return Outcome.DUPLICATE
     try:
-        if req.RequestType == "Create":
-            return _create(deps, req, stored, topic_region)
         if req.RequestType == "Update":
             return _update(deps, req, stored, topic_region)
         return _delete(deps, req, stored)
@@ -95,8 +97,10 @@ def handle_request(deps: CallbackDeps, req: CustomResourceRequest, topic_region:
         return Outcome.ANSWERED
 
 
-def _store(deps: CallbackDeps, req: CustomResourceRequest, key: str, region: str) -> CallbackRequest | None:
-    record = CallbackRequest(
+def _record(
+    deps: CallbackDeps, req: CustomResourceRequest, key: str, region: str, status: CallbackStatus
+) -> CallbackRequest:
+    return CallbackRequest(
         request_key=key,
         connection_id=req.ResourceProperties.ConnectionId[:64],
         org_id=None,
@@ -107,10 +111,27 @@ def _store(deps: CallbackDeps, req: CustomResourceRequest, key: str, region: str
         physical_resource_id=req.PhysicalResourceId,
         response_url=req.ResponseURL,
         region=region,
-        status=CallbackStatus.RECEIVED,
+        status=status,
         received_at=deps.clock(),
     )
-    return record if deps.callbacks.put_new(record) else None
+
+
+def _stored(deps: CallbackDeps, req: CustomResourceRequest, key: str, region: str) -> CallbackRequest | None:
+    """The request, stored by a conditional put (one write); a request seen before is read: a retry
+    of one we could not finish (still RECEIVED) goes on, one further along is a duplicate (None)."""
+    record = _record(deps, req, key, region, CallbackStatus.RECEIVED)
+    if deps.callbacks.put_new(record):
+        return record
+    seen = deps.callbacks.get(key)
+    return seen if seen is not None and seen.status is CallbackStatus.RECEIVED else None
+
+
+def _reject(deps: CallbackDeps, req: CustomResourceRequest, key: str, region: str, reason: str) -> Outcome:
+    stored = _stored(deps, req, key, region)
+    if stored is None:
+        return Outcome.DUPLICATE
+    _answer(deps, stored, "FAILED", reason, rejected_physical_id(key))
+    return Outcome.ANSWERED
 
 
 def _stack_region(req: CustomResourceRequest) -> str | None:
@@ -120,27 +141,46 @@ def _stack_region(req: CustomResourceRequest) -> str | None:
 
 
 def _create(
-    deps: CallbackDeps, req: CustomResourceRequest, stored: CallbackRequest, topic_region: str
+    deps: CallbackDeps, req: CustomResourceRequest, key: str, region: str, topic_region: str
 ) -> Outcome:
+    """Checked against the connection first; then stored as DISPATCHED (a conditional put: one
+    delivery wins) and the waiting execution resumed. A delivery that finds it DISPATCHED already
+    resumes again: only one resume of a waiting token succeeds, so this is a duplicate unless the
+    delivery that stored it stopped before resuming (a timeout), and then it is the one that does."""
     props = req.ResourceProperties
     if not CONNECTION_ID.match(props.ConnectionId):
         raise CallbackRejected("ConnectionId is missing or malformed")
-    connection = deps.connections.find_by_id(props.ConnectionId)
+    connection = _connection(deps, props.OrgId, props.ConnectionId)
     if connection is None:
         raise CallbackRejected(f"connection {props.ConnectionId} does not exist")
     _check_nonce(connection, props.Nonce, deps.clock())
     _check_origin(connection, req, topic_region)
     if not connection.task_token:
+        # Not waiting yet, or never started (POST /accounts could not start it): starting it by its
+        # name is a no-op for one that runs, and the redelivery of this request finds it waiting.
+        remaining = max(1, int((connection.nonce_expires_at - deps.clock()).total_seconds()))
+        deps.workflow.start(execution_name(connection.connection_id), workflow_input(connection, remaining))
         raise WaiterNotReady("the connection workflow is not waiting yet")
     output = {
-        "request_key": stored.request_key,
+        "request_key": key,
         "request_type": req.RequestType,
         "stack_id": req.StackId,
         "role_arn": props.RoleArn,
     }
+    record = _record(deps, req, key, region, CallbackStatus.DISPATCHED)
+    if not deps.callbacks.put_new(record):
+        seen = deps.callbacks.get(key)
+        if seen is None or seen.status is CallbackStatus.ANSWERED:
+            return Outcome.DUPLICATE
+        if not deps.workflow.resume(connection.task_token, output):
+            return Outcome.DUPLICATE
+        if seen.status is CallbackStatus.RECEIVED:
+            deps.callbacks.set_status(key, CallbackStatus.DISPATCHED)
+        return Outcome.DISPATCHED
     if not deps.workflow.resume(connection.task_token, output):
-        raise CallbackRejected("the connection stopped waiting (expired or disconnected); create a new one")
-    deps.callbacks.set_status(stored.request_key, CallbackStatus.DISPATCHED)
+        reason = "the connection stopped waiting (expired or disconnected); create a new one"
+        _answer(deps, record, "FAILED", reason, rejected_physical_id(key))
+        return Outcome.ANSWERED
     return Outcome.DISPATCHED
 
 
@@ -155,10 +195,8 @@ def _update(
     deps.workflow.start(
         f"reverify-{connection.connection_id}-{stored.request_key[:16]}",
         {
-            "org_id": connection.org_id,
-            "connection_id": connection.connection_id,
+            **workflow_input(connection, deps.connect_window_seconds),
             "mode": "reverify",
-            "connect_window_seconds": deps.connect_window_seconds,
             "callback": {
                 "request_key": stored.request_key,
                 "request_type": req.RequestType,
@@ -174,7 +212,7 @@ def _update(
 def _delete(deps: CallbackDeps, req: CustomResourceRequest, stored: CallbackRequest) -> Outcome:
     connection = _owned_connection(deps, req)
     if connection is not None and connection.status is not ConnectionStatus.DISCONNECTED:
-        updated = deps.connections.transition(
+        disconnected = deps.connections.transition(
             connection,
             ConnectionStatus.DISCONNECTED,
             allowed_from=(ConnectionStatus.PENDING, ConnectionStatus.CONNECTED, ConnectionStatus.FAILED),
@@ -193,14 +231,14 @@ def _delete(deps: CallbackDeps, req: CustomResourceRequest, stored: CallbackRequ
                 updated_at=deps.clock(),
             ),
         )
-        if updated is not None:
+        if disconnected:
             deps.events.publish(
                 [
                     AccountDisconnected(
-                        org_id=updated.org_id,
-                        connection_id=updated.connection_id,
-                        aws_account_id=updated.aws_account_id,
-                        region=updated.region,
+                        org_id=connection.org_id,
+                        connection_id=connection.connection_id,
+                        aws_account_id=connection.aws_account_id,
+                        region=connection.region,
                         initiated_by="customer-stack",
                     )
                 ]
@@ -215,12 +253,19 @@ def _owned_connection(deps: CallbackDeps, req: CustomResourceRequest) -> Connect
     physical_id = req.PhysicalResourceId or ""
     if not CONNECTION_ID.match(physical_id):
         return None
-    connection = deps.connections.find_by_id(physical_id)
+    connection = _connection(deps, req.ResourceProperties.OrgId, physical_id)
     if connection is None or connection.stack_id is None:
         return None
     if not hmac.compare_digest(connection.stack_id, req.StackId):
         return None
     return connection
+
+
+def _connection(deps: CallbackDeps, org_id: str, connection_id: str) -> Connection | None:
+    """By its key when the template names the org (one consistent read), else through the index.
+    The org id is as unauthenticated as the rest: a wrong one finds nothing, and the index decides."""
+    found = deps.connections.get(org_id, connection_id) if ORG_ID.match(org_id) else None
+    return found or deps.connections.find_by_id(connection_id)
 
 
 def _check_nonce(connection: Connection, nonce: str, now: datetime) -> None:

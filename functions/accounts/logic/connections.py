@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from functions.accounts.exceptions import (
+    AccountClaimed,
     ConnectionConflict,
     ConnectionNotFound,
     InvalidRequest,
-    ServiceUnavailable,
 )
 from functions.accounts.logic.nonce import hash_nonce, new_nonce
 from functions.accounts.logic.ports import (
@@ -21,7 +22,12 @@ from functions.accounts.logic.ports import (
     Workflow,
 )
 from functions.accounts.models.api import ConnectAccountRequest, ConnectionView
-from functions.accounts.models.connection import Connection, ConnectionChanges, ConnectionStatus
+from functions.accounts.models.connection import (
+    LIVE_STATUSES,
+    Connection,
+    ConnectionChanges,
+    ConnectionStatus,
+)
 from functions.accounts.models.events import AccountDisconnected
 from functions.shared.logic.auditing import RequestInfo, draft
 from functions.shared.logic.customer_names import (
@@ -30,10 +36,11 @@ from functions.shared.logic.customer_names import (
     onboarding_stack_name,
     quick_create_url,
 )
+from functions.shared.models.audit import AuditDraft
 from functions.shared.models.ids import new_connection_id
 from functions.shared.models.principal import Principal, Role, require_role
 
-LIVE_STATUSES = (ConnectionStatus.PENDING, ConnectionStatus.CONNECTED)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -68,17 +75,6 @@ def connect_account(
     cfg = deps.config
     if request.region not in cfg.supported_regions:
         raise InvalidRequest("region", f"not supported; choose one of {', '.join(cfg.supported_regions)}")
-    for existing in deps.connections.list_for_org(principal.org_id):
-        if (
-            existing.aws_account_id == request.aws_account_id
-            and existing.region == request.region
-            and existing.status in LIVE_STATUSES
-        ):
-            raise ConnectionConflict(
-                f"account {request.aws_account_id} in {request.region} is already "
-                f"{existing.status.value.lower()} as {existing.connection_id}"
-            )
-
     now = deps.clock()
     connection_id = new_connection_id()
     external_id = secrets.token_urlsafe(32)  # server-generated, never accepted from a client
@@ -98,6 +94,7 @@ def connect_account(
             callback_topic_arn=f"arn:aws:sns:{request.region}:{cfg.service_account_id}:{cfg.callback_topic_name}",
             event_bus_arn=f"arn:aws:events:{cfg.home_region}:{cfg.service_account_id}:event-bus/{cfg.event_bus_name}",
             stack_name_prefix=STACK_NAME_PREFIX,
+            org_id=principal.org_id,
         )
     )
     deps.templates.put(template_key, template)
@@ -124,21 +121,49 @@ def connect_account(
         time=now,
         reason=f"account {request.aws_account_id} in {request.region}",
     )
-    deps.connections.create(connection, audit)
+    _create(deps, connection, audit)
     try:
         deps.workflow.start(
-            execution_name(connection_id),
-            {
-                "org_id": principal.org_id,
-                "connection_id": connection_id,
-                "connect_window_seconds": cfg.connect_window_seconds,
-            },
+            execution_name(connection_id), workflow_input(connection, cfg.connect_window_seconds)
         )
-    except Exception as exc:
-        # Nothing half-written: without its workflow the connection could never complete.
-        deps.connections.delete(principal.org_id, connection_id)
-        raise ServiceUnavailable("could not start the connection workflow; nothing was created") from exc
+    except Exception:
+        # The connection stands, recorded with its one audit entry, and its link works: the
+        # customer's callback starts this same execution (by name) when it finds nobody waiting.
+        log.exception("the connect workflow could not start; the callback will start it")
     return _view(deps, connection)
+
+
+def workflow_input(connection: Connection, window_seconds: int) -> dict[str, object]:
+    """What a connection's connect_account execution starts with (ConnectAccountInput): ids, and the
+    account and region, so its steps change the connection without reading it first."""
+    return {
+        "org_id": connection.org_id,
+        "connection_id": connection.connection_id,
+        "aws_account_id": connection.aws_account_id,
+        "region": connection.region,
+        "connect_window_seconds": window_seconds,
+    }
+
+
+def _create(deps: AccountsApiDeps, connection: Connection, audit: AuditDraft) -> None:
+    """Writes the connection with its claim on the account and region; a live connection of the org
+    holding them already is a 409 naming it. A claim let go between our write and our read of its
+    holder is taken on a second try."""
+    for _ in range(2):
+        try:
+            deps.connections.create(connection, audit)
+            return
+        except AccountClaimed as claimed:
+            holder = deps.connections.get(connection.org_id, claimed.holder) if claimed.holder else None
+        if holder is not None and holder.status in LIVE_STATUSES:
+            raise ConnectionConflict(
+                f"account {connection.aws_account_id} in {connection.region} is already "
+                f"{holder.status.value.lower()} as {holder.connection_id}"
+            )
+    raise ConnectionConflict(
+        f"account {connection.aws_account_id} in {connection.region} is being connected by another "
+        "request right now; try again"
+    )
 
 
 def list_connections(deps: AccountsApiDeps, principal: Principal) -> list[ConnectionView]:
@@ -158,22 +183,23 @@ def disconnect(
     if connection.status is ConnectionStatus.DISCONNECTED:
         return _view(deps, connection)
     now = deps.clock()
-    updated = deps.connections.transition(
+    changes = ConnectionChanges(
+        reason=f"disconnected by {principal.actor}; delete the customer stack to remove the role",
+        nonce_hash=None,
+        task_token=None,
+        updated_at=now,
+    )
+    if not deps.connections.transition(
         connection,
         ConnectionStatus.DISCONNECTED,
         allowed_from=(ConnectionStatus.PENDING, ConnectionStatus.CONNECTED, ConnectionStatus.FAILED),
         audit=draft(
             principal, info, action="account.disconnect", target=f"connection:{connection_id}", time=now
         ),
-        changes=ConnectionChanges(
-            reason=f"disconnected by {principal.actor}; delete the customer stack to remove the role",
-            nonce_hash=None,
-            task_token=None,
-            updated_at=now,
-        ),
-    )
-    if updated is None:  # changed under us: report what it is now
+        changes=changes,
+    ):  # changed under us: report what it is now
         return _view(deps, _load(deps, principal, connection_id))
+    updated = connection.changed(ConnectionStatus.DISCONNECTED, changes)
     if connection.status is ConnectionStatus.PENDING and connection.execution_arn:
         deps.workflow.stop(connection.execution_arn, "connection disconnected by a user")
     deps.events.publish(

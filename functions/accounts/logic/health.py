@@ -51,14 +51,14 @@ def check_connection(deps: HealthDeps, connection: Connection) -> Health:
         result="succeeded" if health is Health.HEALTHY else "failed",
         reason=reason or "healthy",
     )
-    updated = deps.connections.transition(
+    recorded = deps.connections.transition(
         connection,
         ConnectionStatus.CONNECTED,
         allowed_from=(ConnectionStatus.CONNECTED,),  # disconnected meanwhile: nothing to record
         audit=audit if changed else None,  # a change of health is an outcome; a re-check is not
         changes=ConnectionChanges(health=health, health_reason=reason, health_checked_at=now),
     )
-    if updated is not None and health is Health.UNHEALTHY and connection.health is not Health.UNHEALTHY:
+    if recorded and health is Health.UNHEALTHY and connection.health is not Health.UNHEALTHY:
         deps.events.publish(
             [
                 AccountUnhealthy(

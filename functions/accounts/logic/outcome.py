@@ -6,9 +6,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from functions.accounts.exceptions import ConnectionNotFound
+from functions.accounts.exceptions import AccountClaimed, ConnectionNotFound
 from functions.accounts.logic.ports import Clock, ConnectionRepository, EventPublisher
-from functions.accounts.models.connection import Connection, ConnectionChanges, ConnectionStatus
+from functions.accounts.models.connection import ConnectionChanges, ConnectionKey, ConnectionStatus
 from functions.accounts.models.events import AccountConnected, AccountConnectionFailed
 from functions.accounts.models.workflow import Callback
 from functions.shared.logic.auditing import Result, service_draft
@@ -25,6 +25,15 @@ USER_FACING_ERRORS = frozenset(
         "ConnectionClosed",
     }
 )
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The connection's status after the outcome, and the reason a user reads (what CloudFormation
+    is told: the next step needs no read of its own)."""
+
+    status: ConnectionStatus
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,77 +74,111 @@ def record_outcome(
     outcome: str,
     callback: Callback | None = None,
     error: StepError | None = None,
-) -> ConnectionStatus:
-    connection = deps.connections.get(org_id, connection_id)
-    if connection is None:
-        raise ConnectionNotFound(f"connection {connection_id} not found")
+    *,
+    aws_account_id: str | None = None,
+    region: str | None = None,
+) -> Recorded:
+    """One conditional write (with its audit entry) and the event; the connection is read only when
+    the execution did not carry its account and region (started before it did), or lost a race."""
+    key = _key(deps, org_id, connection_id, aws_account_id, region)
     now = deps.clock()
     if outcome == "CONNECTED":
-        updated = deps.connections.transition(
-            connection,
-            ConnectionStatus.CONNECTED,
-            allowed_from=(ConnectionStatus.PENDING, ConnectionStatus.CONNECTED, ConnectionStatus.FAILED),
-            audit=_outcome_entry(connection, now, "succeeded", None),
-            changes=ConnectionChanges(
-                role_arn=(callback.role_arn if callback else None) or connection.role_arn,
-                stack_id=(callback.stack_id if callback else None) or connection.stack_id,
-                connected_at=connection.connected_at or now,
-                nonce_hash=None,  # burnt: the template cannot connect twice
-                task_token=None,
-                reason=None,
-                updated_at=now,
-            ),
-        )
-        if updated is None:
+        from_callback = {"role_arn": callback.role_arn, "stack_id": callback.stack_id} if callback else {}
+        try:
+            connected = deps.connections.transition(
+                key,
+                ConnectionStatus.CONNECTED,
+                allowed_from=(ConnectionStatus.PENDING, ConnectionStatus.CONNECTED, ConnectionStatus.FAILED),
+                audit=_outcome_entry(key, now, "succeeded", None),
+                changes=ConnectionChanges(
+                    **from_callback,
+                    nonce_hash=None,  # burnt: the template cannot connect twice
+                    task_token=None,
+                    reason=None,
+                    updated_at=now,
+                ),
+                if_absent=ConnectionChanges(connected_at=now),  # a re-verification keeps the first
+            )
+        except AccountClaimed as claimed:
+            # A connection that failed before, re-verified while another one holds its account.
+            reason = (
+                f"account {key.aws_account_id} in {key.region} is held by "
+                f"{claimed.holder or 'another connection'}; disconnect it to use this one"
+            )
+            return _failed(deps, key, now, reason, callback)
+        if not connected:
             return _current(deps, org_id, connection_id)
+        role_arn = callback.role_arn if callback else _role_arn(deps, key)
         deps.events.publish(
             [
                 AccountConnected(
                     org_id=org_id,
                     connection_id=connection_id,
-                    aws_account_id=updated.aws_account_id,
-                    region=updated.region,
-                    role_arn=updated.role_arn or "",
+                    aws_account_id=key.aws_account_id,
+                    region=key.region,
+                    role_arn=role_arn,
                 )
             ]
         )
-        return updated.status
+        return Recorded(ConnectionStatus.CONNECTED)
 
     if outcome == "EXPIRED":
         minutes = max(1, deps.connect_window_seconds // 60)
         reason = f"the role stack did not call back within {minutes} minutes; create a new connection"
     else:
         reason = failure_reason(error)
-    updated = deps.connections.transition(
-        connection,
+    return _failed(deps, key, now, reason, callback)
+
+
+def _failed(
+    deps: OutcomeDeps, key: ConnectionKey, now: datetime, reason: str, callback: Callback | None
+) -> Recorded:
+    from_callback = {"stack_id": callback.stack_id} if callback else {}
+    if not deps.connections.transition(
+        key,
         ConnectionStatus.FAILED,
         allowed_from=(ConnectionStatus.PENDING, ConnectionStatus.CONNECTED, ConnectionStatus.FAILED),
-        audit=_outcome_entry(connection, now, "failed", reason),
+        audit=_outcome_entry(key, now, "failed", reason),
         changes=ConnectionChanges(
-            reason=reason,
-            nonce_hash=None,
-            task_token=None,
-            stack_id=(callback.stack_id if callback else None) or connection.stack_id,
-            updated_at=now,
+            **from_callback, reason=reason, nonce_hash=None, task_token=None, updated_at=now
         ),
-    )
-    if updated is None:
-        return _current(deps, org_id, connection_id)
+    ):
+        return _current(deps, key.org_id, key.connection_id)
     deps.events.publish(
         [
             AccountConnectionFailed(
-                org_id=org_id,
-                connection_id=connection_id,
-                aws_account_id=updated.aws_account_id,
-                region=updated.region,
+                org_id=key.org_id,
+                connection_id=key.connection_id,
+                aws_account_id=key.aws_account_id,
+                region=key.region,
                 reason=reason,
             )
         ]
     )
-    return updated.status
+    return Recorded(ConnectionStatus.FAILED, reason)
 
 
-def _outcome_entry(connection: Connection, now: datetime, result: Result, reason: str | None) -> AuditDraft:
+def _key(
+    deps: OutcomeDeps, org_id: str, connection_id: str, aws_account_id: str | None, region: str | None
+) -> ConnectionKey:
+    if aws_account_id and region:
+        return ConnectionKey(
+            org_id=org_id, connection_id=connection_id, aws_account_id=aws_account_id, region=region
+        )
+    connection = deps.connections.get(org_id, connection_id)
+    if connection is None:
+        raise ConnectionNotFound(f"connection {connection_id} not found")
+    return connection
+
+
+def _role_arn(deps: OutcomeDeps, key: ConnectionKey) -> str:
+    connection = deps.connections.get(key.org_id, key.connection_id)
+    return (connection.role_arn if connection else None) or ""
+
+
+def _outcome_entry(
+    connection: ConnectionKey, now: datetime, result: Result, reason: str | None
+) -> AuditDraft:
     return service_draft(
         org_id=connection.org_id,
         service="connect-account",
@@ -147,6 +190,8 @@ def _outcome_entry(connection: Connection, now: datetime, result: Result, reason
     )
 
 
-def _current(deps: OutcomeDeps, org_id: str, connection_id: str) -> ConnectionStatus:
+def _current(deps: OutcomeDeps, org_id: str, connection_id: str) -> Recorded:
     current = deps.connections.get(org_id, connection_id)
-    return current.status if current else ConnectionStatus.DISCONNECTED
+    if current is None:
+        return Recorded(ConnectionStatus.DISCONNECTED, "the connection was removed")
+    return Recorded(current.status, current.reason)

@@ -11,6 +11,7 @@ from functions.accounts.models.connection import (
     CallbackStatus,
     Connection,
     ConnectionChanges,
+    ConnectionKey,
     ConnectionStatus,
 )
 from functions.shared.models.audit import AuditDraft
@@ -18,27 +19,34 @@ from functions.shared.models.events import DomainEvent
 
 
 class ConnectionRepository(Protocol):
+    """Connections, and the claim a live one (PENDING, CONNECTED) holds on its org's account and
+    region: one live connection per org, account and region, by a conditional write."""
+
     def create(self, connection: Connection, audit: AuditDraft | None = None) -> None:
-        """With ``audit``, the connection and its audit entry are written together or not at all."""
+        """With ``audit``, the connection, its claim and its audit entry are written together or not
+        at all. Raises ``AccountClaimed`` (naming the holder) if a live connection holds the claim."""
         ...
 
     def get(self, org_id: str, connection_id: str) -> Connection | None: ...
     def find_by_id(self, connection_id: str) -> Connection | None: ...
     def list_for_org(self, org_id: str) -> list[Connection]: ...
     def list_connected(self) -> Iterable[Connection]: ...
-    def delete(self, org_id: str, connection_id: str) -> None: ...
     def set_task_token(self, org_id: str, connection_id: str, task_token: str) -> bool: ...
     def transition(
         self,
-        connection: Connection,
+        connection: ConnectionKey,
         to: ConnectionStatus,
         *,
         allowed_from: Sequence[ConnectionStatus],
         changes: ConnectionChanges = ...,
+        if_absent: ConnectionChanges = ...,
         audit: AuditDraft | None = None,
-    ) -> Connection | None:
-        """Moves ``connection`` to ``to`` (with ``changes``) if it is still in one of ``allowed_from``;
-        None otherwise. With ``audit``, the change and its audit entry are written together or not at all."""
+    ) -> bool:
+        """Moves the connection to ``to`` (writing ``changes``, and ``if_absent`` where the field has
+        no value yet) if it is still in one of ``allowed_from``; False otherwise. Into a live status
+        it takes the claim (``AccountClaimed`` if another connection holds it), out of one it
+        releases it, in the same write. With ``audit``, the change and its audit entry are written
+        together or not at all (a transition that takes or releases the claim must have one)."""
         ...
 
 

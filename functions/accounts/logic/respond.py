@@ -24,9 +24,10 @@ class RespondDeps:
 def answer_cloudformation(
     deps: RespondDeps, org_id: str, connection_id: str, state: ConnectAccountState
 ) -> tuple[bool, ConnectionStatus]:
-    """Returns (answered, the connection's status). Safe to retry: an answered request is not re-sent."""
-    connection = deps.connections.get(org_id, connection_id)
-    status = connection.status if connection else ConnectionStatus.DISCONNECTED
+    """Returns (answered, the connection's status). Safe to retry: an answered request is not re-sent.
+    The outcome step's status and reason, in ``state``, are what the customer is told; the connection
+    is read only when that step could not say (it failed)."""
+    status, reason = _outcome(deps, org_id, connection_id, state)
     key = state.callback.request_key if state.callback else None
     if key is None:
         return False, status  # nothing ever called back (e.g. expiry): nobody waits for an answer
@@ -38,7 +39,7 @@ def answer_cloudformation(
         body_status, reason, physical_id = "SUCCESS", "stackpilot connected this account", connection_id
     else:
         body_status = "FAILED"
-        reason = (connection.reason if connection else None) or "the connection was removed"
+        reason = reason or "the connection was removed"
         # A connection that connected before keeps its physical id so a later Delete finds it.
         physical_id = request.physical_resource_id or rejected_physical_id(key)
     body = {
@@ -59,3 +60,17 @@ def answer_cloudformation(
         return False, status
     deps.callbacks.set_status(key, CallbackStatus.ANSWERED)
     return True, status
+
+
+def _outcome(
+    deps: RespondDeps, org_id: str, connection_id: str, state: ConnectAccountState
+) -> tuple[ConnectionStatus, str | None]:
+    outcome = state.outcome
+    if outcome is not None and outcome.status in ConnectionStatus.__members__:
+        status = ConnectionStatus(outcome.status)
+        if status is ConnectionStatus.CONNECTED or outcome.reason:
+            return status, outcome.reason
+    connection = deps.connections.get(org_id, connection_id)
+    if connection is None:
+        return ConnectionStatus.DISCONNECTED, None
+    return connection.status, connection.reason

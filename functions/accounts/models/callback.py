@@ -19,6 +19,7 @@ class ConnectionProperties(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     ConnectionId: Prop = ""
+    OrgId: Prop = ""  # templates rendered before it was added have none
     Nonce: Prop = ""
     RoleArn: Prop = ""
     AccountId: Prop = ""

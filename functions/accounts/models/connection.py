@@ -25,13 +25,23 @@ class Health(StrEnum):
     UNHEALTHY = "UNHEALTHY"
 
 
-class Connection(BaseModel):
+#: A live connection holds its org's claim on its account and region: one at a time.
+LIVE_STATUSES = frozenset({ConnectionStatus.PENDING, ConnectionStatus.CONNECTED})
+
+
+class ConnectionKey(BaseModel):
+    """What names a connection and what it claims while it is live: fixed when it is created, so a
+    step that was given these (a workflow's input) can change the connection without reading it."""
+
     model_config = ConfigDict(frozen=True)
 
     org_id: str
     connection_id: str
     aws_account_id: str
     region: str
+
+
+class Connection(ConnectionKey):
     status: ConnectionStatus
     external_id: str
     nonce_hash: str | None  # sha256 of the single-use nonce; None once burnt
@@ -49,6 +59,10 @@ class Connection(BaseModel):
     health: Health | None = None  # the last scheduled re-check of a CONNECTED connection
     health_reason: str | None = None
     health_checked_at: datetime | None = None
+
+    def changed(self, to: ConnectionStatus, changes: ConnectionChanges) -> Connection:
+        """This connection as a transition to ``to`` with ``changes`` leaves it."""
+        return self.model_copy(update={"status": to, **changes.given()})
 
 
 class ConnectionChanges(Changes):

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from functions.accounts.models.connection import AwsAccountId
 from functions.shared.models.ids import ConnectionId, OrgId
 from functions.shared.models.workflow import StepError, Task, TaskModel
 
@@ -22,10 +23,13 @@ class Callback(TaskModel):
 
 
 class ConnectAccountInput(TaskModel):
-    """The execution's input: a new connection waits for its callback; an Update re-verifies."""
+    """The execution's input: a new connection waits for its callback; an Update re-verifies. The
+    account and region (fixed for a connection) let the outcome be written without a read first."""
 
     org_id: OrgId
     connection_id: ConnectionId
+    aws_account_id: AwsAccountId
+    region: str = Field(min_length=1, max_length=32)
     connect_window_seconds: int = Field(gt=0)
     mode: Literal["reverify"] | None = None
     callback: Callback | None = None
@@ -37,6 +41,7 @@ class Verification(TaskModel):
 
 class Outcome(TaskModel):
     status: str
+    reason: str | None = None  # what CloudFormation is told when it is not CONNECTED
 
 
 class Answer(TaskModel):
@@ -47,6 +52,9 @@ class ConnectAccountState(ConnectAccountInput):
     """The execution's state as AnswerCloudFormation is given it (``"state.$": "$"``): the input
     and what the states before it wrote."""
 
+    # Absent from the state of executions started before the input carried them.
+    aws_account_id: AwsAccountId | None = None  # type: ignore[assignment]
+    region: str | None = None  # type: ignore[assignment]
     verification: Verification | None = None
     outcome: Outcome | None = None
     error: StepError | None = None
@@ -74,6 +82,9 @@ class VerifyRoleOutput(TaskModel):
 
 
 class RecordOutcomeInput(Connection):
+    # Absent from the executions started before the input carried them: then the connection is read.
+    aws_account_id: AwsAccountId | None = None
+    region: str | None = None
     outcome: Literal["CONNECTED", "FAILED", "EXPIRED"]
     callback: Callback | None = None
     error: StepError | None = None
@@ -81,6 +92,7 @@ class RecordOutcomeInput(Connection):
 
 class RecordOutcomeOutput(TaskModel):
     status: str
+    reason: str | None = None
 
 
 class RespondInput(Connection):

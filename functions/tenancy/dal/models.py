@@ -60,3 +60,19 @@ class ApiKeyModel(Model):
     last_used_at = UTCDateTimeAttribute(null=True)
 
     by_org = OrgKeysIndex()
+
+
+class ApiKeyNameModel(Model):
+    """An org's claim on a key name, held by its active key: in the keys' table, written in the same
+    transaction as the key (a conditional put: two keys racing for one name cannot both win) and
+    deleted in the same transaction as the revocation. An expired key's claim is free to take (its
+    ``expires_at`` has passed); one sorts as ``name#...`` and has no ``org_id``, so neither the
+    authorizer's reads by key id nor the org's index ever meet it."""
+
+    class Meta:
+        table_name = "api-keys"  # the keys' table, bound by dal.configure()
+        billing_mode = "PAY_PER_REQUEST"
+
+    claim = UnicodeAttribute(hash_key=True, attr_name="key_id")  # name#<org id>#<casefolded name>
+    holder_id = UnicodeAttribute()  # the active key's id
+    expires_at = UTCDateTimeAttribute()  # the holder's expiry: after it, the name is free

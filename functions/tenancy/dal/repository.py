@@ -18,8 +18,8 @@ from functions.shared.dal.audit_store import DynamoAuditLog, MutationConflict, W
 from functions.shared.dal.dynamo import bind
 from functions.shared.models.audit import AuditDraft
 from functions.shared.models.principal import Role
-from functions.tenancy.dal.models import ApiKeyModel, MemberModel, OrgModel
-from functions.tenancy.exceptions import Conflict, NotFound
+from functions.tenancy.dal.models import ApiKeyModel, ApiKeyNameModel, MemberModel, OrgModel
+from functions.tenancy.exceptions import Conflict, KeyNameTaken, NotFound
 from functions.tenancy.models.org import ApiKey, Member, Org
 from functions.tenancy.settings import TenancySettings
 
@@ -28,7 +28,15 @@ LAST_OWNER = "an org must keep at least one owner"
 
 def configure(*, orgs_table: str, members_table: str, api_keys_table: str, region: str) -> None:
     """Binds the models to the deployed tables (called once by each handler's composition root)."""
-    bind(region, {OrgModel: orgs_table, MemberModel: members_table, ApiKeyModel: api_keys_table})
+    bind(
+        region,
+        {
+            OrgModel: orgs_table,
+            MemberModel: members_table,
+            ApiKeyModel: api_keys_table,
+            ApiKeyNameModel: api_keys_table,
+        },
+    )
 
 
 def configure_from(settings: TenancySettings) -> None:
@@ -151,15 +159,21 @@ class DynamoTenancyStore:
     # -- API keys -----------------------------------------------------------------------------
 
     def create_key(self, key: ApiKey, audit: AuditDraft) -> None:
+        """The key and its name's claim in one transaction: a name held by another active key of
+        the org (not revoked, not expired) is a ``KeyNameTaken``."""
         item = ApiKeyModel(**key.model_dump(mode="python"))
         item.role = key.role.value
+        free = ApiKeyNameModel.holder_id.does_not_exist() | (ApiKeyNameModel.expires_at <= key.created_at)
 
         def writes(tx: Writes) -> None:
+            tx.save(_name_claim(key), condition=free)
             tx.save(item, condition=ApiKeyModel.key_id.does_not_exist())
 
         try:
             self._audit.change(audit, writes)
-        except MutationConflict:
+        except MutationConflict as conflict:
+            if 0 in conflict.failed:
+                raise KeyNameTaken(key.name) from None
             raise Conflict("key id collision; try again") from None
 
     def get_key(self, key_id: str) -> ApiKey | None:
@@ -173,17 +187,28 @@ class DynamoTenancyStore:
         return [ApiKey.model_validate(_fields(i, ApiKey)) for i in ApiKeyModel.by_org.query(org_id)]
 
     def revoke_key(self, key: ApiKey, when: datetime, audit: AuditDraft) -> ApiKey:
-        def writes(tx: Writes) -> None:
+        """Revoked, and its name freed in the same transaction (unless a newer key holds the name:
+        this one had expired, and its name was taken since)."""
+        mine = ApiKeyNameModel.holder_id.does_not_exist() | (ApiKeyNameModel.holder_id == key.key_id)
+
+        def writes(tx: Writes, free_name: bool = True) -> None:
             tx.update(
                 ApiKeyModel(key_id=key.key_id),
                 actions=[ApiKeyModel.revoked_at.set(when)],
                 condition=ApiKeyModel.org_id == key.org_id,
             )
+            if free_name:
+                tx.delete(_name_claim(key), condition=mine)
 
         try:
             self._audit.change(audit, writes)
-        except MutationConflict:
-            raise NotFound(f"API key {key.key_id} not found") from None
+        except MutationConflict as conflict:
+            if 0 in conflict.failed:
+                raise NotFound(f"API key {key.key_id} not found") from None
+            try:
+                self._audit.change(audit, lambda tx: writes(tx, free_name=False))
+            except MutationConflict:
+                raise NotFound(f"API key {key.key_id} not found") from None
         return key.model_copy(update={"revoked_at": when})
 
     def touch_key(self, key_id: str, when: datetime) -> None:
@@ -192,6 +217,17 @@ class DynamoTenancyStore:
             ApiKeyModel(key_id=key_id).update(
                 actions=[ApiKeyModel.last_used_at.set(when)], condition=ApiKeyModel.key_id.exists()
             )
+
+
+def name_claim_key(org_id: str, name: str) -> str:
+    """Key names are one per org among active keys, compared as a person reads them: ignoring case."""
+    return f"name#{org_id}#{name.strip().casefold()}"
+
+
+def _name_claim(key: ApiKey) -> ApiKeyNameModel:
+    return ApiKeyNameModel(
+        claim=name_claim_key(key.org_id, key.name), holder_id=key.key_id, expires_at=key.expires_at
+    )
 
 
 def _owner_delta(before: Role, after: Role) -> int:

@@ -19,6 +19,7 @@ class StackpilotConnection(cloudformation.CustomResource):  # type: ignore[misc]
         "AccountId": (str, True),
         "ConnectionId": (str, True),
         "Nonce": (str, True),
+        "OrgId": (str, False),
         "Region": (str, True),
         "RoleArn": (str, True),
         "TemplateVersion": (str, True),
@@ -27,6 +28,7 @@ class StackpilotConnection(cloudformation.CustomResource):  # type: ignore[misc]
 
 def add_connection(t: Template, inp: RoleTemplateInput, iam_resources: list[str]) -> None:
     """The callback, once every role and policy in ``iam_resources`` (logical ids) exists."""
+    org: dict[str, str] = {"OrgId": inp.org_id} if inp.org_id else {}
     t.add_resource(
         StackpilotConnection(
             "StackpilotConnection",
@@ -35,6 +37,7 @@ def add_connection(t: Template, inp: RoleTemplateInput, iam_resources: list[str]
             ServiceTimeout=300,
             ConnectionId=Ref("ConnectionId"),
             Nonce=Ref("Nonce"),
+            **org,
             RoleArn=GetAtt("DeployRole", "Arn"),
             AccountId=AccountId,
             Region=Region,

@@ -27,6 +27,9 @@ class RoleTemplateInput:
     event_bus_arn: str
     stack_name_prefix: str  # "stackpilot-": customer stacks we manage are named with it
     template_version: str = TEMPLATE_VERSION
+    # The connection's org: the callback reads the connection by its key (one consistent read)
+    # instead of through the connection-id index and back. Not a secret; proves nothing on its own.
+    org_id: str = ""
 
 
 @dataclass(frozen=True)
