@@ -378,9 +378,7 @@ def dump_backends() -> bytes:
 def load_backends(payload: bytes) -> None:
     """Replaces the contents of every BackendDict by the snapshot's (the dicts stay the same objects:
     moto's getters and the patches hold them)."""
-    from moto.core.base_backend import BackendDict
-
-    from moto.core.base_backend import AccountSpecificBackend
+    from moto.core.base_backend import AccountSpecificBackend, BackendDict
 
     world = _Unpickler(io.BytesIO(payload)).load()
     BackendDict.reset()
