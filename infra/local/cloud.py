@@ -62,6 +62,7 @@ class LocalCloud:
     fresh: bool = False  # with persist: start empty, setting the previous snapshot aside
     restore_report: str = ""  # one line for the person who started it: what was restored, or why not
     last_saved: str | None = None  # the time of the last snapshot taken by stop()
+    snapshots: tuple[int, float] = (0, 0.0)  # after stop(): how many were taken, and their seconds
     _mock: Any = field(default=None, repr=False)
     _server: Any = field(default=None, repr=False)
     _store: Any = field(default=None, repr=False)
@@ -144,6 +145,7 @@ class LocalCloud:
             # start redrives them instead of finding them aborted by this teardown.
             header = self._store.stop()
             self.last_saved = header.saved_at_local if header else None
+            self.snapshots = (self._store.saves, self._store.save_seconds)
             self._store = None
         patches.stop_executions()
         if self._mock is not None:

@@ -230,6 +230,17 @@ def _defaultdict(kind: Any, factory: Any, items: dict[Any, Any], state: dict[str
     return obj
 
 
+def _without_public_parameters(
+    items: dict[str, Any], state: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """SSM's public parameters (``/aws/service/...``, moto's AMI ids and the like, about 1.7 MB per
+    account) are moto's own data, loaded again on first use: left out, with their "loaded" flags
+    cleared. Nobody else can write under ``/aws/``."""
+    kept = {k: v for k, v in items.items() if not str(k).startswith("/aws/service/")}
+    flags = {k: False for k in state if k.startswith("latest_") and k.endswith("_loaded")}
+    return kept, {**state, **flags}
+
+
 def _private_key(der: bytes) -> Any:
     from cryptography.hazmat.primitives.serialization import load_der_private_key
 
@@ -296,7 +307,8 @@ class _Pickler(pickle.Pickler):
     def __init__(self, file: Any, backend_dicts: dict[str, Any]) -> None:
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self._ids = {id(v): k for k, v in backend_dicts.items()}
-        self._lock_types = (type(threading.Lock()), type(threading.RLock()))
+        # Lock types are not importable by name: the factories are.
+        self._locks = {type(threading.Lock()): threading.Lock, type(threading.RLock()): threading.RLock}
         from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
         from moto.stepfunctions.parser.backend.execution import Execution
 
@@ -308,6 +320,9 @@ class _Pickler(pickle.Pickler):
             ed448.Ed448PrivateKey,
         )
         self._execution = Execution
+        from moto.ssm.models import ParameterDict
+
+        self._ssm_parameters = ParameterDict
 
     def persistent_id(self, obj: Any) -> Any:
         # A model holding a whole BackendDict refers to the live one on load, not a copy.
@@ -316,8 +331,8 @@ class _Pickler(pickle.Pickler):
 
     def reducer_override(self, obj: Any) -> Any:
         kind = type(obj)
-        if kind in self._lock_types:
-            return (kind, ())
+        if kind in self._locks:
+            return (self._locks[kind], ())
         if kind is threading.Thread or isinstance(obj, threading.Thread):
             return (_no_thread, ())
         if kind is weakref.WeakValueDictionary:
@@ -326,7 +341,10 @@ class _Pickler(pickle.Pickler):
             factory = obj.default_factory
             if getattr(factory, "__name__", "") == "<lambda>":
                 factory = _FreshCopy(factory())
-            return (_defaultdict, (kind, factory, dict(obj), dict(getattr(obj, "__dict__", {}))))
+            items, state = dict(obj), dict(getattr(obj, "__dict__", {}))
+            if kind is self._ssm_parameters:
+                items, state = _without_public_parameters(items, state)
+            return (_defaultdict, (kind, factory, items, state))
         if isinstance(obj, self._key_types):
             from cryptography.hazmat.primitives import serialization
 
@@ -512,6 +530,8 @@ class Store:
     version: Callable[[], int] = writes_seen
     saved_version: int = -1
     last_header: Header | None = None
+    saves: int = 0  # snapshots written, and the time they took (pickling + writing)
+    save_seconds: float = 0.0
     _thread: threading.Thread | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -537,6 +557,8 @@ class Store:
                     return None
             header = write_snapshot(self.path, payload, self.fingerprint, counts)
             self.saved_version, self.last_header = version, header
+            self.saves += 1
+            self.save_seconds += time.perf_counter() - started
             LOG.debug("snapshot %d bytes in %.2f s", len(payload), time.perf_counter() - started)
             return header
 

@@ -195,6 +195,25 @@ def test_fresh_starts_empty_and_keeps_the_previous_state_aside(tmp_path: Path) -
         second.stop()
 
 
+def test_a_snapshot_from_another_moto_is_set_aside_and_the_cloud_starts_fresh(tmp_path: Path) -> None:
+    # GIVEN a snapshot an older moto wrote
+    path = tmp_path / "state" / persistence.SNAPSHOT_NAME
+    persistence.write_snapshot(path, b"older objects", "0" * 64, {})
+    path.write_bytes(path.read_bytes().replace(b'"moto": "5.2.5"', b'"moto": "5.1.0"'))
+    # WHEN the local cloud starts on it
+    local = start(tmp_path)
+    try:
+        # THEN it says why it could not restore, keeps the file aside, and works from empty
+        report = local.cloud.restore_report
+        assert "could not restore" in report and "written by moto 5.1.0" in report, report
+        assert report.endswith("started fresh")
+        assert len(list(path.parent.glob(f"{persistence.SNAPSHOT_NAME}.unusable-*"))) == 1
+        assert Api(local, org_id="org_new", role="owner").request("GET", "/orgs/current").status == 200
+    finally:
+        local.stop()
+    assert persistence.read_snapshot(path, local.cloud.fingerprint())  # and its own snapshot is good
+
+
 def test_a_killed_local_cloud_comes_back_with_its_last_complete_snapshot(tmp_path: Path) -> None:
     # GIVEN `stackpilot local serve` running in its own process
     log = tmp_path / "serve.log"
