@@ -177,8 +177,10 @@ def test_fresh_starts_empty_and_keeps_the_previous_state_aside(tmp_path: Path) -
     # GIVEN a stopped local cloud that had an org
     first = start(tmp_path)
     try:
+        writes = persistence.writes_seen()
         owner = Api(first, org_id="org_before", role="owner")
         assert owner.request("GET", "/orgs/current").status == 200
+        assert persistence.writes_seen() > writes  # in-process requests are seen too (the stubber)
     finally:
         first.stop()
     # WHEN it starts with --fresh
