@@ -185,7 +185,9 @@ class LocalCloud:
         torn = persistence.remove_torn_temporaries(directory)
         note = f" (removed {len(torn)} incomplete snapshot file(s) of a killed process)" if torn else ""
         if self.fresh:
-            moved = f": the previous one was moved to {persistence.set_aside(path)}" if path.exists() else ""
+            moved = ""
+            if path.exists():
+                moved = f": the previous one was moved to {persistence.set_aside(path, 'previous')}"
             self.bootstrap()
             return f"started fresh (--fresh){moved}{note}"
         if not path.exists():

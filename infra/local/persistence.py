@@ -510,10 +510,11 @@ def read_snapshot(path: Path, fingerprint: str) -> tuple[Header, bytes]:
     return header, payload
 
 
-def set_aside(path: Path) -> Path:
-    """Keeps an unusable snapshot for inspection, out of the way of the next one."""
+def set_aside(path: Path, why: str = "unusable") -> Path:
+    """Keeps a snapshot that will not be restored (unusable, or left by --fresh: "previous") out of
+    the way of the next one, for inspection or to copy back."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    target = path.with_name(f"{path.name}.unusable-{stamp}")
+    target = path.with_name(f"{path.name}.{why}-{stamp}")
     path.replace(target)
     return target
 

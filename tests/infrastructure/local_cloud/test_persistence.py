@@ -192,7 +192,7 @@ def test_fresh_starts_empty_and_keeps_the_previous_state_aside(tmp_path: Path) -
             403,
             404,
         )
-        assert len(list((tmp_path / "state").glob(f"{persistence.SNAPSHOT_NAME}.unusable-*"))) == 1
+        assert len(list((tmp_path / "state").glob(f"{persistence.SNAPSHOT_NAME}.previous-*"))) == 1
     finally:
         second.stop()
 
