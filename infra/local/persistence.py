@@ -474,7 +474,9 @@ def write_snapshot(path: Path, payload: bytes, fingerprint: str, counts: dict[st
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with temporary.open("wb") as out:
+    # Owner-only, as the issuer's key: the world holds the API-key pepper, KMS keys, secret values.
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
         out.write(MAGIC)
         out.write(json.dumps(header.__dict__).encode() + b"\n")
         out.write(payload)
@@ -587,7 +589,11 @@ class Store:
             self._thread.join(timeout=30)
             self._thread = None
         for _ in range(5):
-            header = self.save()
+            try:
+                header = self.save()
+            except Exception:  # a shutdown goes on whatever happens here; the previous one stays
+                LOG.exception("the last snapshot failed")
+                header = None
             if header is not None:
                 return header
             time.sleep(0.2)

@@ -24,6 +24,7 @@ def test_a_snapshot_reads_back_what_was_written(tmp_path: Path) -> None:
     assert (header, payload) == (written, b"payload")
     assert header.counts == {"orgs": 3}
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+    assert path.stat().st_mode & 0o777 == 0o600  # it holds keys and secret values
 
 
 def test_a_write_that_dies_before_the_rename_leaves_the_previous_snapshot(
