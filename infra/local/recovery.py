@@ -96,7 +96,8 @@ def redrive_executions() -> tuple[int, int]:
     redriven = failed = 0
     for execution in running_executions():
         events = execution.to_history_output()["events"]
-        resume = _interrupted_state(json.loads(execution.state_machine.definition), events)
+        definition = json.loads(execution.state_machine.definition)
+        resume = _interrupted_state(definition, events, execution.input_data)
         now = dt.datetime.now(tz=dt.UTC)
         failure = {"executionFailedEventDetails": {"error": ERROR, "cause": REASON}}
         ended = _event(events, "ExecutionFailed", now, failure)
@@ -113,32 +114,47 @@ def redrive_executions() -> tuple[int, int]:
     return redriven, failed
 
 
-def _interrupted_state(definition: dict[str, Any], events: list[dict[str, Any]]) -> tuple[str, Any] | None:
+def _interrupted_state(
+    definition: dict[str, Any], events: list[dict[str, Any]], execution_input: Any
+) -> tuple[str, Any] | None:
     """The top-level state to run again and its input: the last one entered and not exited; after an
-    exit, the next one (a Choice is evaluated again: it decides, nothing else)."""
+    exit, the next one; before any, the first, with the execution's input."""
     states = definition.get("States", {})
-    current: tuple[str, Any] | None = None
-    exited: tuple[str, Any] | None = None
+    known = _state_names(definition)
+    current: tuple[str, Any] | None = None  # (name, input) of the state entered last
+    output: Any = None  # its output, once it exited
     for event in events:
         entered = event.get("stateEnteredEventDetails")
         left = event.get("stateExitedEventDetails")
+        if entered and entered.get("name") not in known:
+            return None  # the definition changed under it: no telling where it was
         if entered and entered.get("name") in states:
-            current, exited = (entered["name"], entered.get("input")), None
+            current, output = (entered["name"], entered.get("input")), None
         elif left and current and left.get("name") == current[0]:
-            exited, current = (left["name"], left.get("output")), None
-    if current is not None:
-        return current[0], _json(current[1])
-    if exited is None:
+            output = left.get("output")
+    if current is None:
         start = str(definition.get("StartAt"))
-        first = next((e for e in events if e.get("type") == "ExecutionStarted"), None)
-        details = (first or {}).get("executionStartedEventDetails", {})
-        return (start, _json(details.get("input"))) if start in states else None
-    name, output = exited
-    spec = states[name]
-    following = spec.get("Next")
-    if spec.get("Type") == "Choice" or following is None:
-        return None  # a Choice never exits without a next state recorded; a terminal state ended it
-    return following, _json(output)
+        return (start, execution_input) if start in states else None
+    name, state_input = current
+    if output is None:
+        return name, _json(state_input)
+    following = states[name].get("Next")
+    if following is not None:
+        return following, _json(output)
+    # A Choice's next state is not in its exit event: it decides again, from the same input. A
+    # terminal state's exit is the end, which did not get recorded: nothing to run again.
+    return (name, _json(state_input)) if states[name].get("Type") == "Choice" else None
+
+
+def _state_names(definition: dict[str, Any]) -> set[str]:
+    """Every state's name, nested ones (Map, Parallel) included."""
+    names: set[str] = set()
+    for name, spec in definition.get("States", {}).items():
+        names.add(name)
+        for nested in [spec.get("ItemProcessor"), spec.get("Iterator"), *spec.get("Branches", [])]:
+            if isinstance(nested, dict):
+                names |= _state_names(nested)
+    return names
 
 
 def _json(text: Any) -> Any:
