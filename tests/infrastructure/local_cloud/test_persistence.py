@@ -23,7 +23,8 @@ from tests.workflows.client import Api
 from tests.workflows.onboarding import deploy
 from tests.workflows.stack_support import connected_account, spec, wait_settled
 
-pytestmark = pytest.mark.xdist_group("local-cloud")
+# Its own group: under `make test` (-n 2 --dist loadgroup) it runs beside the other local clouds.
+pytestmark = pytest.mark.xdist_group("local-cloud-persistence")
 
 CUSTOMER = "111111111111"
 LATE_CUSTOMER = "333333333333"
