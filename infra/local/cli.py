@@ -31,8 +31,11 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         time_scale=args.time_scale,
         state_dir=Path(args.state_dir),
+        persist=True,
+        fresh=args.fresh,
     )
     names = local.cloud.names
+    print(local.cloud.restore_report, flush=True)
     print("stackpilot local cloud is running", flush=True)
     print(f"  AWS endpoint     {local.cloud.endpoint_url}   (any boto3 client, dummy credentials)")
     print(f"  REST API         {local.api_url}   (Swagger UI {local.api_url}/docs, OpenAPI /openapi.json)")
@@ -43,6 +46,7 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"  schedules        {schedules}   (run one: stackpilot local run-schedule KEY)")
     print(f"  callback topics  {names.callback_topic} in {', '.join(SUPPORTED_REGIONS)}")
     print("  try it           TOKEN=$(stackpilot local token --org org_acme --role admin)   (README.md)")
+    print(f"  state            {local.cloud.snapshot_dir}   (kept across restarts; --fresh starts empty)")
     print("Ctrl-C stops it.", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -51,13 +55,37 @@ def _serve(args: argparse.Namespace) -> int:
             stop.wait(0.5)
     except KeyboardInterrupt:
         pass
+    print("stopping: saving the state...", flush=True)
     local.stop()
+    saved = local.cloud.last_saved
+    print(f"saved at {saved}" if saved else "the last snapshot could not be taken: the previous one stays")
     return 0
+
+
+def _token_arguments_error(args: argparse.Namespace) -> str | None:
+    """What is wrong with --org or --user, checked by the product's own id types before anything
+    talks to the local cloud (a refusal there would read like an outage)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from functions.shared.models.ids import OrgId
+    from functions.shared.models.principal import UserId
+
+    for option, value, kind in (("--org", args.org, OrgId), ("--user", args.user, UserId)):
+        try:
+            TypeAdapter(kind).validate_python(value)
+        except ValidationError as error:
+            problem = error.errors()[0]["msg"]
+            example = " (e.g. org_acme)" if option == "--org" else ""
+            return f"error: {option} {value!r} is not valid: {problem}{example}"
+    return None
 
 
 def _token(args: argparse.Namespace) -> int:
     from infra.local.issuer import LocalIssuer
 
+    if (problem := _token_arguments_error(args)) is not None:
+        print(problem, file=sys.stderr)
+        return 2
     issuer = LocalIssuer(Path(args.state_dir), base_url=args.api_url)
     cloud = LocalCloud(endpoint_url=args.aws_url)
     # The store below talks to the running local cloud: its endpoint and dummy credentials only.
@@ -146,6 +174,9 @@ def parser() -> argparse.ArgumentParser:
         help="scale Wait states and retry backoffs (e.g. 0.1)",
     )
     serve.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR))
+    serve.add_argument(
+        "--fresh", action="store_true", help="start empty (the saved state is moved aside, not deleted)"
+    )
     serve.set_defaults(func=_serve)
 
     token = commands.add_parser("token", help="print a JWT from the local OIDC issuer")

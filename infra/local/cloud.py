@@ -3,11 +3,14 @@
 Two ways to run it, same bootstrap:
 - ``LocalCloud.in_process()`` — ``mock_aws`` in this process (the pytest fixture);
 - ``LocalCloud.server(port)`` — a ThreadedMotoServer on 127.0.0.1 (``stackpilot local serve``).
-Either way the Lambda handlers run in this process, with one shared environment.
+Either way the Lambda handlers run in this process, with one shared environment. With ``persist``
+(``stackpilot local serve``), the world is restored from ``state_dir`` on start and saved there as it
+changes (``infra/local/persistence.py``; in-flight work: ``infra/local/recovery.py``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -33,6 +36,14 @@ from infra.tables import create_table_request, load_model, table_spec
 SERVICE_ACCOUNT = "123456789012"
 DEFAULT_STATE_DIR = definitions.REPO_ROOT / ".stackpilot"
 TAP_QUEUE = "bus-tap"
+# How a restore names what it found (a table's key otherwise); callbacks are transient.
+_TABLE_LABELS = {
+    "accounts": "connections",
+    "api-keys": "API keys",
+    "stack-history": "stack history entries",
+    "audit": "audit entries",
+}
+_UNCOUNTED_TABLES = frozenset({"account-callbacks"})
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 2})
 
 
@@ -46,8 +57,15 @@ class LocalCloud:
     log_level: str = "INFO"
     state_dir: Path = DEFAULT_STATE_DIR
     endpoint_url: str | None = None  # set in server mode
+    # Restore the world from state_dir/state on start and keep saving it there (off: a fresh world).
+    persist: bool = False
+    fresh: bool = False  # with persist: start empty, setting the previous snapshot aside
+    restore_report: str = ""  # one line for the person who started it: what was restored, or why not
+    last_saved: str | None = None  # the time of the last snapshot taken by stop()
+    snapshots: tuple[int, float] = (0, 0.0)  # after stop(): how many were taken, and their seconds
     _mock: Any = field(default=None, repr=False)
     _server: Any = field(default=None, repr=False)
+    _store: Any = field(default=None, repr=False)
 
     @property
     def names(self) -> Names:
@@ -103,7 +121,7 @@ class LocalCloud:
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         patches.register_service_account(SERVICE_ACCOUNT)
-        self.bootstrap()
+        self._start_world()
         return self
 
     def start_server(self, port: int = 4566, host: str = "127.0.0.1") -> LocalCloud:
@@ -118,10 +136,17 @@ class LocalCloud:
         self.endpoint_url = f"http://{host}:{port}"
         self.apply_environment()
         patches.register_service_account(SERVICE_ACCOUNT)
-        self.bootstrap()
+        self._start_world()
         return self
 
     def stop(self) -> None:
+        if self._store is not None:
+            # Before the executions are stopped: the last snapshot keeps them RUNNING, so the next
+            # start redrives them instead of finding them aborted by this teardown.
+            header = self._store.stop()
+            self.last_saved = header.saved_at_local if header else None
+            self.snapshots = (self._store.saves, self._store.save_seconds)
+            self._store = None
         patches.stop_executions()
         if self._mock is not None:
             self._mock.stop()
@@ -129,6 +154,150 @@ class LocalCloud:
         if self._server is not None:
             self._server.stop()
             self._server = None
+
+    # ---------------------------------------------------------------- state across restarts
+    @property
+    def snapshot_dir(self) -> Path:
+        return Path(self.state_dir) / "state"
+
+    def _start_world(self) -> None:
+        if not self.persist:
+            self.bootstrap()
+            return
+        from infra.local import persistence
+
+        persistence.track_writes()
+        self.restore_report = self._restore_or_bootstrap()
+        self._store = persistence.Store(
+            self.snapshot_dir, self.fingerprint(), counts=self.counts, version=self._progress
+        )
+        if not self._store.path.exists():
+            self._store.save()  # a fresh world is a state too: the next start restores it
+        self._store.start()
+
+    def _restore_or_bootstrap(self) -> str:
+        from moto.core.base_backend import BackendDict
+
+        from infra.local import persistence, recovery
+
+        directory = self.snapshot_dir
+        path = directory / persistence.SNAPSHOT_NAME
+        torn = persistence.remove_torn_temporaries(directory)
+        note = f" (removed {len(torn)} incomplete snapshot file(s) of a killed process)" if torn else ""
+        if self.fresh:
+            moved = ""
+            if path.exists():
+                moved = f": the previous one was moved to {persistence.set_aside(path, 'previous')}"
+            self.bootstrap()
+            return f"started fresh (--fresh){moved}{note}"
+        if not path.exists():
+            self.bootstrap()
+            return f"nothing to restore in {directory}: started fresh{note}"
+        started = time.perf_counter()
+        try:
+            header, payload = persistence.read_snapshot(path, self.fingerprint())
+            persistence.load_backends(payload)
+        except Exception as exc:  # an older or damaged snapshot must never stop the local cloud
+            aside = persistence.set_aside(path)
+            BackendDict.reset()
+            patches.register_service_account(SERVICE_ACCOUNT)
+            self.bootstrap()
+            return f"could not restore {path} ({exc}): moved it to {aside} and started fresh{note}"
+        patches.register_service_account(SERVICE_ACCOUNT)
+        self._redeploy()
+        recovered = recovery.recover()
+        self._reconcile_in_background()
+        restored = ", ".join(f"{n} {label}" for label, n in self.counts().items())
+        lines = [
+            f"restored {restored} from {directory} (saved {header.saved_at_local}, "
+            f"{len(payload) / 1e6:.1f} MB in {time.perf_counter() - started:.1f} s){note}"
+        ]
+        if recovered.stacks_settled or recovered.executions_redriven or recovered.executions_failed:
+            lines.append(
+                f"in flight when it stopped ({recovery.REASON}): {recovered.stacks_settled} stack "
+                f"operation(s) ended, {recovered.executions_redriven} workflow(s) redriven, "
+                f"{recovered.executions_failed} workflow(s) ended FAILED"
+            )
+        return "\n".join(lines)
+
+    def fingerprint(self) -> str:
+        """What a snapshot's data depends on: the tables' schemas and the resources bootstrapped around
+        them. Code (handlers, state machine definitions, environment) is redeployed on every restore."""
+        names = self.names
+        described = {
+            "account": SERVICE_ACCOUNT,
+            "stage": self.stage,
+            "region": self.region,
+            "tables": [
+                create_table_request(names.table(t.key), table_spec(load_model(t.model))) for t in TABLES
+            ],
+            "functions": [names.function(fn.key) for fn in FUNCTIONS],
+            "state_machines": [names.state_machine(sm.key) for sm in STATE_MACHINES],
+            "topics": [[t.subscriber, list(t.regions)] for t in TOPICS],
+            "schedules": [[s.key, s.expression, s.function, s.state_machine] for s in SCHEDULES],
+            "bus_rules": [[r.key, r.pattern, r.function] for r in BUS_RULES],
+        }
+        return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
+
+    def counts(self) -> dict[str, int]:
+        """What the world holds, read from moto's backends directly (a snapshot holds every request
+        back while it counts)."""
+        from moto.cloudformation.models import cloudformation_backends
+        from moto.dynamodb.models import dynamodb_backends
+
+        tables = dynamodb_backends[SERVICE_ACCOUNT][self.region].tables
+        counts = {}
+        for table in TABLES:
+            if table.key in _UNCOUNTED_TABLES:
+                continue
+            found = tables.get(self.names.table(table.key))
+            counts[_TABLE_LABELS.get(table.key, table.key)] = len(found) if found is not None else 0
+        counts["customer stacks"] = sum(
+            1
+            for account, regions in list(cloudformation_backends.items())
+            if account != SERVICE_ACCOUNT
+            for backend in list(regions.values())
+            for stack in list(backend.stacks.values())
+            if stack.status != "DELETE_COMPLETE"
+        )
+        return counts
+
+    def _progress(self) -> int:
+        """Grows whenever the world may have changed: writes, and background work (executions, stack
+        operations) that changes it without a request."""
+        from infra.local import persistence
+
+        return persistence.writes_seen() + patches.background_progress()
+
+    def _redeploy(self) -> None:
+        """The code of a restored world is this checkout's, as after a deploy: every function's
+        configuration and environment (ports may differ) and every state machine's definition."""
+        names, env = self.names, self.environment()
+        lam, sfn = self.client("lambda"), self.client("stepfunctions")
+        for fn in FUNCTIONS:
+            lam.update_function_configuration(
+                FunctionName=names.function(fn.key),
+                Handler=fn.handler,
+                Description=fn.description,
+                Timeout=fn.timeout_seconds,
+                MemorySize=fn.memory_mb,
+                Environment={"Variables": definitions.function_environment(fn, env)},
+            )
+        for sm in STATE_MACHINES:
+            sfn.update_state_machine(
+                stateMachineArn=names.state_machine_arn(sm.key),
+                definition=render_asl(sm, self.function_arn),
+            )
+
+    def _reconcile_in_background(self) -> None:
+        """Stack records re-observed once against the customers' accounts, as the schedule would: an
+        event lost in flight when the local cloud stopped is made up for."""
+        for schedule in SCHEDULES:
+            if schedule.state_machine == "reconcile-stacks":
+                self.client("stepfunctions").start_execution(
+                    stateMachineArn=self.names.state_machine_arn(schedule.state_machine),
+                    input=json.dumps(self._scheduled_event(schedule.key)),
+                )
 
     # ---------------------------------------------------------------- clients
     def client(
@@ -322,17 +491,7 @@ class LocalCloud:
         """Fire a schedule now, as EventBridge would when its time comes; returns the function's result,
         or the output of the execution it started once that has ended (a failed one raises)."""
         schedule = next(s for s in SCHEDULES if s.key == key)
-        event = {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "Scheduled Event",
-            "source": "aws.events",
-            "account": SERVICE_ACCOUNT,
-            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": self.region,
-            "resources": [f"arn:aws:events:{self.region}:{SERVICE_ACCOUNT}:rule/{self.names.prefix}-{key}"],
-            "detail": {},
-        }
+        event = self._scheduled_event(key)
         if schedule.state_machine:
             return self._run_state_machine(schedule.state_machine, event, timeout_seconds)
         assert schedule.function is not None
@@ -345,6 +504,19 @@ class LocalCloud:
                 f"{schedule.function} failed: {payload.get('errorType')}: {payload.get('errorMessage')}"
             )
         return dict(payload)
+
+    def _scheduled_event(self, key: str) -> dict[str, Any]:
+        return {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": SERVICE_ACCOUNT,
+            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": self.region,
+            "resources": [f"arn:aws:events:{self.region}:{SERVICE_ACCOUNT}:rule/{self.names.prefix}-{key}"],
+            "detail": {},
+        }
 
     def _run_state_machine(self, key: str, event: dict[str, Any], timeout_seconds: float) -> dict[str, Any]:
         sfn = self.client("stepfunctions")

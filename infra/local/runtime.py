@@ -59,9 +59,12 @@ def start(
     connect_window_seconds: int = 3600,
     state_dir: Path = DEFAULT_STATE_DIR,
     log_level: str = "INFO",
+    persist: bool = False,
+    fresh: bool = False,
 ) -> LocalStackpilot:
     """``in_process``: moto mocks this process (tests, demo); else an AWS endpoint on ``aws_port``.
-    Port 0 picks a free port."""
+    Port 0 picks a free port. ``persist``: the world is restored from ``state_dir`` and saved there
+    (``fresh``: starting empty); ``local.cloud.restore_report`` says what happened."""
     api_port = api_port or free_port(host)
     api_url = f"http://{host}:{api_port}"
     cloud = LocalCloud(
@@ -70,6 +73,8 @@ def start(
         connect_window_seconds=connect_window_seconds,
         state_dir=state_dir,
         log_level=log_level,
+        persist=persist,
+        fresh=fresh,
     )
     if in_process:
         cloud.start_in_process()

@@ -48,6 +48,25 @@ def test_local_token_says_when_the_local_cloud_is_not_running(
     assert "is `make run` running?" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--org", "acme", "--org 'acme' is not valid: String should match pattern '^org_"),
+        ("--user", "", "--user '' is not valid: String should have at least 1 character"),
+    ],
+)
+def test_local_token_says_what_is_wrong_with_an_id_before_calling_the_local_cloud(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str, message: str
+) -> None:
+    # GIVEN no local cloud at all (a validation error must not be blamed on it)
+    args = ["local", "token", "--org", "org_acme", "--role", "viewer", "--state-dir", str(tmp_path)]
+    args += ["--aws-url", f"http://127.0.0.1:{runtime.free_port()}", option, value]
+    # WHEN the id is malformed, THEN the usage error names the option and what is wrong
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and "make run" not in err
+
+
 def test_an_unknown_role_is_refused_by_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["local", "token", "--org", "org_acme", "--role", "root"])

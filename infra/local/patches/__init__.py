@@ -92,6 +92,22 @@ def stop_executions() -> None:
         _state.busy_stacks.clear()
 
 
+def background_progress() -> int:
+    """A number that grows while executions and stack operations change moto's state without a
+    request (the local cloud's snapshots follow it): the running executions' history events, and a
+    tick every second while a stack operation runs."""
+    import time
+
+    with _state.lock:
+        executions = [e for e in _state.executions if e.exec_status == "RUNNING"]
+        busy = bool(_state.busy_stacks)
+    events = 0
+    for execution in executions:
+        env = getattr(getattr(execution, "exec_worker", None), "env", None)
+        events += len(getattr(getattr(env, "event_manager", None), "_history_event_list", ()))
+    return events + (int(time.monotonic()) if busy else 0)
+
+
 def register_service_account(account_id: str = DEFAULT_SERVICE_ACCOUNT) -> None:
     """Make AKIAEXAMPLE (Step Functions SDK clients, dummy credentials) act as `account_id`.
 
@@ -211,6 +227,7 @@ __all__ = [
     "SUPPORTED_MOTO_VERSION",
     "LambdaContext",
     "StackCompletionHook",
+    "background_progress",
     "clear_stack_hooks",
     "custom_resource_response_bucket",
     "delay_next_stack_creation",

@@ -123,6 +123,30 @@ def _eval_component(self: Any, env: Any) -> None:
     _call_original(EvalComponent, "eval", self, env)
 
 
+def _history_output(self: Any) -> Any:
+    """An execution redriven after a restart (``infra/local/recovery.py``) shows its earlier events
+    first, then the new interpreter's, numbered on from them (as a redriven execution's history)."""
+    from moto.stepfunctions.parser.backend.execution import Execution
+
+    output = _call_original(Execution, "to_history_output", self)
+    earlier = getattr(self, "stackpilot_earlier_history", None)
+    if not earlier:
+        return output
+    # The new interpreter's ExecutionStarted (id 1) is the earlier ExecutionRedriven: number on from it.
+    offset = earlier[-1]["id"] - 1
+    later = [
+        {
+            **event,
+            "id": event["id"] + offset,
+            "previousEventId": max(event.get("previousEventId") or 0, 1) + offset,
+        }
+        for event in output["events"]
+        if event.get("type") != "ExecutionStarted"  # the redrive's start is ExecutionRedriven
+    ]
+    output["events"] = [*earlier, *later]
+    return output
+
+
 def patch() -> None:
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
@@ -145,6 +169,7 @@ def patch() -> None:
     _replace(StepFunctionResponse, "send_task_failure", _send_task_failure, "sfn SendTaskFailure cause")
     _replace(Execution, "start", _execution_start, "sfn execution tracking")
     _replace(Execution, "stop", _execution_stop, "sfn StopExecution aborts at once")
+    _replace(Execution, "to_history_output", _history_output, "sfn history of a redriven execution")
     from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 
     _replace(EvalComponent, "eval", _eval_component, "sfn a stop between a Task's timeout and its pop")
