@@ -44,6 +44,14 @@ _TABLE_LABELS = {
     "audit": "audit entries",
 }
 _UNCOUNTED_TABLES = frozenset({"account-callbacks"})
+# Uniqueness claims share their records' tables (an account+region's live connection, a key name).
+_CLAIM_PREFIXES = ("claim#", "name#")
+
+
+def _is_claim(item: Any) -> bool:
+    keys = (item.hash_key, item.range_key)
+    return any(str(getattr(key, "value", "")).startswith(_CLAIM_PREFIXES) for key in keys if key is not None)
+
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 2})
 
 
@@ -251,7 +259,8 @@ class LocalCloud:
             if table.key in _UNCOUNTED_TABLES:
                 continue
             found = tables.get(self.names.table(table.key))
-            counts[_TABLE_LABELS.get(table.key, table.key)] = len(found) if found is not None else 0
+            records = [item for item in found.all_items() if not _is_claim(item)] if found is not None else []
+            counts[_TABLE_LABELS.get(table.key, table.key)] = len(records)
         counts["customer stacks"] = sum(
             1
             for account, regions in list(cloudformation_backends.items())
