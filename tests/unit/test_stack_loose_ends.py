@@ -15,7 +15,7 @@ from functions.shared.logic.auditing import RequestInfo
 from functions.shared.models.events import DomainEvent
 from functions.shared.models.principal import Principal, Role
 from functions.shared.models.workflow import StepError
-from functions.stacks.exceptions import ServiceUnavailable, StepOutdated
+from functions.stacks.exceptions import CustomerAccessDenied, ServiceUnavailable, StackConflict, StepOutdated
 from functions.stacks.logic import requests, steps
 from functions.stacks.logic.ports import ConnectionAccess
 from functions.stacks.models.customer import CfnStack
@@ -257,3 +257,22 @@ def test_secrets_a_rolled_back_change_removed_are_kept() -> None:
     assert account.store.deleted == []
     after = stacks.get(ORG, "stk_shop")
     assert after is not None and after.retired_secret_arns == {"OLD": "arn:old"}
+
+
+@pytest.mark.parametrize("connected", [True, False])
+def test_an_update_that_ended_before_cloudformation_settled_is_refused_with_what_to_do(
+    connected: bool,
+) -> None:
+    # GIVEN an update that ended FAILED while CloudFormation was still at UPDATE_IN_PROGRESS (its
+    # account could not be reached any more: the workflow recorded the status its own action began)
+    stacks, events = InMemoryStacks(), RecordingEvents()
+    stacks.put(stack("shop", StackStatus.FAILED, "UPDATE_IN_PROGRESS"))
+    deps = _request_deps(stacks, events, Starts(events))
+    if not connected:
+        deps.connections.items.clear()  # type: ignore[attr-defined]
+    change = StackChange.model_validate({"container": {"desired_count": 3}})
+    # WHEN it is changed again
+    with pytest.raises(CustomerAccessDenied if not connected else StackConflict) as refused:
+        requests.request_update(deps, PRINCIPAL, "stk_shop", change, INFO)
+    # THEN the reason is what to act on: reconnect the account, or wait for CloudFormation to settle
+    assert ("reconnect" if not connected else "last seen at UPDATE_IN_PROGRESS") in str(refused.value)

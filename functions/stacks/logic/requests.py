@@ -231,8 +231,15 @@ def _require_settled(stack: Stack) -> None:
 
 def _require_updatable(stack: Stack) -> None:
     _require_settled(stack)
-    health = cfn.classify(stack.cfn_status).health if stack.cfn_status else None
-    if stack.cfn_stack_id is None or health is not cfn.Health.READY:
+    verdict = cfn.classify(stack.cfn_status) if stack.cfn_status else None
+    if verdict is not None and verdict.outcome is cfn.Outcome.RUNNING:
+        # An operation that ended without seeing CloudFormation settle (its account unreachable):
+        # the reconcile sweep records where it ends.
+        raise StackConflict(
+            f"stack {stack.stack_id} was last seen at {stack.cfn_status}; try again once CloudFormation "
+            "has settled (the reconcile sweep keeps its status current)"
+        )
+    if stack.cfn_stack_id is None or verdict is None or verdict.health is not cfn.Health.READY:
         raise StackConflict(
             f"stack {stack.stack_id} cannot be updated from {stack.cfn_status or 'no stack'}"
             f"{': ' + stack.reason if stack.reason else ''}; delete it and create it again"
@@ -243,7 +250,12 @@ def _changed(
     deps: RequestDeps, principal: Principal, stack_id: str, change: StackChange
 ) -> tuple[Stack, ChangedSpec]:
     stack = get_stack(deps, principal, stack_id)
-    _require_updatable(stack)
+    try:
+        _require_updatable(stack)
+    except StackConflict:
+        if stack.status not in BUSY and stack.status is not StackStatus.DELETED:
+            reachable(deps.connections, stack)  # an account that refuses us is what to act on first
+        raise
     return stack, apply_change(stack.spec, change)
 
 
