@@ -46,8 +46,11 @@ class CustomerRefused(StackpilotError):
 
 class DependencyDown(StackpilotError):
     """A dependency failed (ours or the customer's AWS, throttled or unavailable); nothing was left
-    half-written: 503, and workflows retry. ``detail`` names what failed, for operators' logs only."""
+    half-written: 503, and workflows retry. ``detail`` names what failed, for operators' logs only.
+    ``audited``: the request's audit entry is written already (with the change it then undid), so
+    answering it records no second one."""
 
-    def __init__(self, message: str, *, detail: str | None = None) -> None:
+    def __init__(self, message: str, *, detail: str | None = None, audited: bool = False) -> None:
         super().__init__(message)
         self.detail = detail
+        self.audited = audited

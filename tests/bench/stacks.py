@@ -24,11 +24,23 @@ from tests.bench.counters import AwsCallCounter, state_transitions
 from tests.workflows.client import Api
 from tests.workflows.stack_support import connected_account
 
-EVENT_DRIVEN_GOALS = {"transitions": 5, "describe_stacks": 2}
+EVENT_DRIVEN_GOALS = {"transitions": 5, "describe_stacks": 2, "aws_calls": 25}
 POLLING_GOAL_TRANSITIONS = 51
+POLLING_GOAL_AWS_CALLS = 60
 POLLING_GOAL_MINUTES = 15
+# DynamoDB calls of the stacks API function for one request
+API_DYNAMODB_GOALS = {"POST /stacks": 3, "GET /stacks/{id}": 1}
 # StartChange, NothingToWaitFor, AwaitStatus (resumed), Finish
 EVENT_DRIVEN_TRANSITIONS = 4
+# AWS calls of a creation that do not depend on how long it waits, without status events: the
+# authorizer 1; the API 5 (the connection, the audit chain's tail, the create's transaction,
+# PutEvents, StartExecution); StartChange 8 (its stack and connection in one read, two AssumeRole,
+# PutObject, Create/Describe/ExecuteChangeSet, one write); Finish 5 (one read, DescribeStacks, the
+# chain's tail, the outcome's transaction, PutEvents).
+POLLING_FIXED_AWS_CALLS = 19
+# Each look: AwaitStatus keeps its token (1 write), Poll reads the stack and its connection (1) and
+# describes the stack (1).
+POLLING_AWS_CALLS_PER_LOOK = 3
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,11 @@ class WaitSchedule:
         while sum(waits) < creation_seconds:
             waits.append(min(waits[-1] * 2, self.cap))
         return waits
+
+
+def polling_aws_calls(looks: int) -> int:
+    """AWS calls of a creation whose status events never come, by its number of looks."""
+    return POLLING_FIXED_AWS_CALLS + POLLING_AWS_CALLS_PER_LOOK * looks
 
 
 def polling_transitions(looks: int) -> int:
@@ -134,6 +151,7 @@ def held_creation(
 
 @dataclass
 class Creation:
+    stack_id: str
     stack_status: str
     execution_status: str
     transitions: int
@@ -141,9 +159,24 @@ class Creation:
     resumed_by: list[str]  # functions that sent the task token back
     counter: AwsCallCounter
 
+    api_dynamodb: int  # DynamoDB calls of the stacks API function for the POST
+
     @property
     def describe_stacks(self) -> int:
         return self.counter.by_operation()["cloudformation:DescribeStacks"]
+
+    @property
+    def aws_calls(self) -> int:
+        return sum(self.counter.calls.values())
+
+
+def api_dynamodb_calls(counter: AwsCallCounter) -> int:
+    return sum(
+        n for (function, service, _), n in counter.calls.items() if (function, service) == API_DYNAMODB
+    )
+
+
+API_DYNAMODB = ("stacks-api", "dynamodb")
 
 
 def stack_spec(connection_id: str, name: str, stage: str) -> dict[str, Any]:
@@ -181,6 +214,7 @@ def create_stack(
             AwsCallCounter().installed() as counter,
         ):
             reply = api.request("POST", "/stacks", stack_spec(connection_id, name, stage))
+            api_dynamodb = api_dynamodb_calls(counter)
             if reply.status != 202 or reply.body["cfn_stack_name"] != stack_name:
                 raise RuntimeError(f"POST /stacks: {reply}")
             stack_id = reply.body["stack_id"]
@@ -192,6 +226,7 @@ def create_stack(
         patches.clear_stack_hooks()
     stack = api.request("GET", f"/stacks/{stack_id}").body
     return Creation(
+        stack_id=stack_id,
         stack_status=stack["status"],
         execution_status=execution_status,
         transitions=state_transitions(history),
@@ -205,14 +240,26 @@ def create_stack(
             function for (function, _, operation) in counter.calls if operation == "SendTaskSuccess"
         ),
         counter=counter,
+        api_dynamodb=api_dynamodb,
     )
+
+
+def read_stack_dynamodb_calls(api: Api, stack_id: str) -> int:
+    """DynamoDB calls of the stacks API function for one GET /stacks/{id}."""
+    with AwsCallCounter().installed() as counter:
+        reply = api.request("GET", f"/stacks/{stack_id}")
+    if reply.status != 200:
+        raise RuntimeError(f"GET /stacks/{stack_id}: {reply}")
+    return api_dynamodb_calls(counter)
 
 
 def _met(value: int, goal: int) -> str:
     return f"goal <= {goal} {'met' if value <= goal else 'NOT met'}"
 
 
-def _print_counts(creation: Creation, transitions_goal: int, describe_stacks_goal: int | None) -> None:
+def _print_counts(
+    creation: Creation, transitions_goal: int, describe_stacks_goal: int | None, calls_goal: int | None
+) -> None:
     counter = creation.counter
     describe_goal = (
         "" if describe_stacks_goal is None else _met(creation.describe_stacks, describe_stacks_goal)
@@ -224,7 +271,10 @@ def _print_counts(creation: Creation, transitions_goal: int, describe_stacks_goa
         f"  DescribeStacks calls                     {creation.describe_stacks:<4d} {describe_goal}".rstrip()
     )
     print(f"  Lambda invocations                       {sum(counter.invocations.values())}  {invocations}")
-    print(f"  AWS calls made by our functions          {sum(counter.calls.values())}")
+    calls_met = "" if calls_goal is None else _met(creation.aws_calls, calls_goal)
+    print(f"  AWS calls made by our functions          {creation.aws_calls:<4d} {calls_met}".rstrip())
+    for function, n in sorted(counter.by_function().items()):
+        print(f"    {function:38s} {n}")
     print("  by operation: " + ", ".join(f"{op} {n}" for op, n in sorted(counter.by_operation().items())))
 
 
@@ -245,7 +295,18 @@ def stack_wait_counts(local: runtime.LocalStackpilot) -> None:
     resumed = ", ".join(_RESUMERS.get(f, f) for f in evented.resumed_by) or "nothing: it timed out"
     print(f"One stack creation, event-driven wait (POST /stacks to {evented.stack_status}):")
     print(f"  wait resumed by                          {resumed} (first wait {first} s, unscaled)")
-    _print_counts(evented, EVENT_DRIVEN_GOALS["transitions"], EVENT_DRIVEN_GOALS["describe_stacks"])
+    _print_counts(
+        evented,
+        EVENT_DRIVEN_GOALS["transitions"],
+        EVENT_DRIVEN_GOALS["describe_stacks"],
+        EVENT_DRIVEN_GOALS["aws_calls"],
+    )
+    reads = read_stack_dynamodb_calls(api, evented.stack_id)
+    post_goal, get_goal = API_DYNAMODB_GOALS["POST /stacks"], API_DYNAMODB_GOALS["GET /stacks/{id}"]
+    print("DynamoDB calls of the stacks API function, per request:")
+    post = evented.api_dynamodb
+    print(f"  POST /stacks                             {post:<4d} {_met(post, post_goal)}")
+    print(f"  GET /stacks/{{id}}                         {reads:<4d} {_met(reads, get_goal)}")
 
     # No status events: the workflow looks after each wait of its schedule.
     looks = local_schedule(local).looks(minutes * 60 * scale)
@@ -263,9 +324,14 @@ def stack_wait_counts(local: runtime.LocalStackpilot) -> None:
         f"(time scale {scale:g}, {minutes * 60 * scale:g} s; POST /stacks to {polled.stack_status}):"
     )
     print(f"  waits before each look, simulated        {_seconds([w / scale for w in polled.looks])}")
-    _print_counts(polled, POLLING_GOAL_TRANSITIONS, None)
+    _print_counts(polled, POLLING_GOAL_TRANSITIONS, None, POLLING_GOAL_AWS_CALLS)
+    expected = polling_aws_calls(len(polled.looks))
+    agrees = "as measured" if expected == polled.aws_calls else "NOT as measured"
+    print(f"    (the arithmetic for {len(polled.looks)} looks: {expected}, {agrees})")
     deployed = deployed_schedule().looks(minutes * 60)
     transitions = polling_transitions(len(deployed))
     print(f"  the deployed schedule for {minutes} minutes     {_seconds(deployed)}")
     met = _met(transitions, POLLING_GOAL_TRANSITIONS)
     print(f"    -> state transitions (arithmetic)      {transitions:<4d} {met}")
+    calls = polling_aws_calls(len(deployed))
+    print(f"    -> AWS calls (arithmetic)              {calls:<4d} {_met(calls, POLLING_GOAL_AWS_CALLS)}")

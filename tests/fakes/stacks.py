@@ -10,7 +10,15 @@ from typing import Any
 from functions.shared.models.audit import AuditDraft
 from functions.stacks.logic.ports import ConnectionAccess, StackGroup
 from functions.stacks.models.customer import StackSummary
-from functions.stacks.models.stack import ANY, Precondition, Stack, StackChanges, StackEvent, StackStatus
+from functions.stacks.models.stack import (
+    ANY,
+    BUSY,
+    Precondition,
+    Stack,
+    StackChanges,
+    StackEvent,
+    StackStatus,
+)
 
 ACCOUNT = "181818181818"
 REGION = "us-east-1"
@@ -22,14 +30,35 @@ class InMemoryStacks:
 
     items: dict[tuple[str, str], Stack] = field(default_factory=dict)
     history_lines: list[tuple[str, StackEvent]] = field(default_factory=list)
+    audit_entries: list[AuditDraft] = field(default_factory=list)  # those written with a change
     calls: Counter[str] = field(default_factory=Counter)
 
     def put(self, stack: Stack) -> Stack:
         self.items[(stack.org_id, stack.stack_id)] = stack
         return stack
 
-    def create(self, stack: Stack, event: StackEvent, audit: AuditDraft) -> None:
+    def create(
+        self, stack: Stack, event: StackEvent, audit: AuditDraft, replaces: Stack | None = None
+    ) -> bool:
+        self.calls["create"] += 1
+        current = self.items.get((stack.org_id, stack.stack_id))
+        if replaces is None:
+            free = current is None
+        else:
+            free = (
+                current is not None
+                and current.operation_seq == replaces.operation_seq
+                and (
+                    current.status is StackStatus.DELETED
+                    or (current.status is StackStatus.FAILED and current.cfn_stack_id is None)
+                )
+            )
+        if not free:
+            return False
         self.put(stack)
+        self.add_history(stack, event)
+        self.audit_entries.append(audit)
+        return True
 
     def get(self, org_id: str, stack_id: str) -> Stack | None:
         self.calls["get"] += 1
@@ -57,12 +86,24 @@ class InMemoryStacks:
             or (expect.seq is not None and current.operation_seq != expect.seq)
             or (expect.statuses is not None and current.status not in expect.statuses)
             or (expect.wait_token is not None and current.wait_token != expect.wait_token)
+            or (expect.no_wait_token and current.wait_token is not None)
         ):
             return None
         updated = self.put(current.model_copy(update=changes.given()))
         if event is not None:
             self.add_history(updated, event)
-        return updated
+        if audit is not None:
+            self.audit_entries.append(audit)
+        # As the DynamoDB adapter answers: the stored record for a change alone, else the stack given
+        # with the changes applied (a transaction returns no item).
+        return updated if event is None and audit is None else stack.model_copy(update=changes.given())
+
+    def wait_on(self, org_id: str, stack_id: str, seq: int, token: str) -> Stack | None:
+        self.calls["wait_on"] += 1
+        current = self.items.get((org_id, stack_id))
+        if current is None or current.operation_seq != seq or current.status not in BUSY:
+            return None
+        return self.put(current.model_copy(update={"wait_token": token}))
 
     def add_history(self, stack: Stack, event: StackEvent) -> None:
         self.history_lines.append((stack.stack_id, event))
@@ -107,6 +148,23 @@ class FakeConnections:
 
     def get(self, org_id: str, connection_id: str) -> ConnectionAccess | None:
         return self.items.get((org_id, connection_id))
+
+
+@dataclass
+class FakeStackWithAccess:
+    """A workflow step's one read (the stack and its connection), over the two fakes above."""
+
+    stacks: InMemoryStacks
+    connections: FakeConnections
+
+    def read(
+        self, org_id: str, stack_id: str, connection_id: str | None
+    ) -> tuple[Stack | None, ConnectionAccess | None]:
+        self.stacks.calls["read"] += 1
+        stack = self.stacks.items.get((org_id, stack_id))
+        if stack is None:
+            return None, None
+        return stack, self.connections.get(org_id, connection_id or stack.connection_id)
 
 
 @dataclass

@@ -14,7 +14,7 @@ from functions.stacks.logic.ports import ConnectionAccess
 from functions.stacks.models.customer import CfnStack
 from functions.stacks.models.stack import StackStatus
 from tests.fakes.accounts import FakeClock, RecordingEvents
-from tests.fakes.stacks import FakeConnections, FakeWorkflow, InMemoryStacks
+from tests.fakes.stacks import FakeConnections, FakeStackWithAccess, FakeWorkflow, InMemoryStacks
 from tests.unit.stacks_builders import CONN, ORG, stack
 
 
@@ -47,7 +47,7 @@ def waiting() -> tuple[steps.StepDeps, InMemoryStacks, StuckAccount]:
     stacks.put(stack("slow", StackStatus.CREATING, "CREATE_IN_PROGRESS"))
     deps = steps.StepDeps(
         stacks=stacks,
-        connections=connections,
+        reads=FakeStackWithAccess(stacks, connections),
         customer=account,  # type: ignore[arg-type]
         templates=_unused,  # type: ignore[arg-type]
         workflow=FakeWorkflow(),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -99,8 +100,14 @@ def _invalid_field(exc: InvalidField) -> Response[Any]:
     return invalid_request([{"loc": [exc.location, *exc.field.split(".")], "msg": exc.message}])
 
 
+#: Set while a request is answered when its error says its audit entry is written already.
+_AUDITED: ContextVar[bool] = ContextVar("stackpilot_request_audited", default=False)
+
+
 def _answer(log: Logger, status: int) -> Callable[[Exception], Response[Any]]:
     def answer(exc: Exception) -> Response[Any]:
+        if getattr(exc, "audited", False):
+            _AUDITED.set(True)
         if status == 401:
             return error(401, "Unauthorized")
         if status >= 500:
@@ -129,7 +136,11 @@ def handle(
     app: APIGatewayRestResolver, event: dict[str, Any], context: Any, audit_log: AuditLog, log: Logger
 ) -> dict[str, Any]:
     """The body of every REST ``lambda_handler``: JSON only, resolve, audit a refused mutation."""
-    response = refuse_non_json(event) or app.resolve(event, context)
-    if not record_refusal(event, response, audit_log, now):
-        log.error("could not record a refused request in the audit log")
+    audited = _AUDITED.set(False)
+    try:
+        response = refuse_non_json(event) or app.resolve(event, context)
+        if not _AUDITED.get() and not record_refusal(event, response, audit_log, now):
+            log.error("could not record a refused request in the audit log")
+    finally:
+        _AUDITED.reset(audited)
     return response

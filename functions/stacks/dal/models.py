@@ -33,6 +33,7 @@ class StackModel(Model):
     cfn_stack_name = UnicodeAttribute()
     spec = JSONAttribute()
     secret_arns = JSONAttribute(default=dict)
+    retired_secret_arns = JSONAttribute(default=dict)
     subnets = JSONAttribute(default=dict)
     status = UnicodeAttribute()
     operation = UnicodeAttribute()

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.transactions import TransactGet, TransactWrite
 
 from functions.shared.dal import audit_store
 from functions.shared.dal.audit_store import DynamoAuditLog, MutationConflict, Writes
-from functions.shared.dal.dynamo import bind
+from functions.shared.dal.dynamo import bind, connection
 from functions.shared.models.audit import AuditDraft
 from functions.stacks.dal.models import ConnectionAccessModel, StackHistoryModel, StackModel
-from functions.stacks.exceptions import StackConflict
 from functions.stacks.logic.ports import ConnectionAccess, StackGroup
-from functions.stacks.models.stack import ANY, Precondition, Stack, StackChanges, StackEvent, StackStatus
+from functions.stacks.models.stack import (
+    ANY,
+    BUSY,
+    Precondition,
+    Stack,
+    StackChanges,
+    StackEvent,
+    StackStatus,
+)
 from functions.stacks.settings import StacksSettings
 
 _counter = itertools.count()
@@ -70,24 +79,57 @@ def _condition(expect: Precondition) -> Any:
         condition &= StackModel.status.is_in(*(s.value for s in expect.statuses))
     if expect.wait_token is not None:
         condition &= StackModel.wait_token == expect.wait_token
+    if expect.no_wait_token:
+        condition &= StackModel.wait_token.does_not_exist()
     return condition
+
+
+def _transact(writes: Callable[[Writes], None]) -> None:
+    """A change and its history line with no audit entry, in one transaction: both or neither. Only
+    the change is conditional, so a cancelled transaction with a failed condition is its conflict."""
+    meta: Any = StackModel.Meta
+    try:
+        with TransactWrite(connection=connection(meta.region)) as tx:
+            writes(tx)  # type: ignore[arg-type]
+    except TransactWriteError as exc:
+        reasons = exc.cancellation_reasons or []
+        if exc.cause_response_code == "TransactionCanceledException" and any(
+            r is not None and r.code == "ConditionalCheckFailed" for r in reasons
+        ):
+            raise MutationConflict([0]) from None
+        raise
+
+
+def _access(item: ConnectionAccessModel) -> ConnectionAccess:
+    return ConnectionAccess(
+        org_id=item.org_id,
+        connection_id=item.connection_id,
+        aws_account_id=item.aws_account_id,
+        region=item.region,
+        status=item.status,
+        external_id=item.external_id,
+        role_arn=item.role_arn,
+    )
 
 
 class DynamoStackRepository:
     def __init__(self, audit: DynamoAuditLog | None = None) -> None:
         self._audit = audit or DynamoAuditLog()
 
-    def create(self, stack: Stack, event: StackEvent, audit: AuditDraft) -> None:
-        """The stack, its first history line and the audit entry, all or nothing. A stack of the same
-        id (same org, connection, region, name and stage) is a conflict unless it was deleted or failed
-        before anything was made in the account."""
+    def create(
+        self, stack: Stack, event: StackEvent, audit: AuditDraft, replaces: Stack | None = None
+    ) -> bool:
+        """The stack, its first history line and the audit entry, all or nothing; False (nothing
+        written) if the id is taken. A new stack takes a free id; ``replaces`` takes over the record
+        as it was read, if it is still that one: deleted, or failed before anything was made in the
+        account (requests.replaceable)."""
         item = _to_item(stack)
-        # requests.replaceable(), as a condition: deleted, or failed before anything was made.
-        condition = (
-            StackModel.stack_id.does_not_exist()
-            | (StackModel.status == StackStatus.DELETED.value)
-            | ((StackModel.status == StackStatus.FAILED.value) & StackModel.cfn_stack_id.does_not_exist())
-        )
+        condition: Any = StackModel.stack_id.does_not_exist()
+        if replaces is not None:
+            condition = (StackModel.operation_seq == replaces.operation_seq) & (
+                (StackModel.status == StackStatus.DELETED.value)
+                | ((StackModel.status == StackStatus.FAILED.value) & StackModel.cfn_stack_id.does_not_exist())
+            )
         history = _history_item(stack.org_id, stack.stack_id, event)
 
         def writes(tx: Writes) -> None:
@@ -96,11 +138,9 @@ class DynamoStackRepository:
 
         try:
             self._audit.change(audit, writes)
-        except MutationConflict as exc:
-            raise StackConflict(
-                f"a stack named {stack.name!r} at stage {stack.stage!r} already exists on this connection "
-                f"as {stack.stack_id}"
-            ) from exc
+        except MutationConflict:
+            return False
+        return True
 
     def get(self, org_id: str, stack_id: str) -> Stack | None:
         try:
@@ -150,7 +190,9 @@ class DynamoStackRepository:
         audit: AuditDraft | None = None,
     ) -> Stack | None:
         """Writes ``changes`` if the stack still meets ``expect``, with its history line and audit
-        entry (all or nothing when there is an entry); the stack as written, or None."""
+        entry (all or nothing); None if it did not. Alone, the change is one UpdateItem that answers
+        the stored record (ALL_NEW); with a history line or an entry it is one transaction, which
+        answers nothing: then the stack given, with the changes applied."""
         item = StackModel(org_id=stack.org_id, stack_id=stack.stack_id)
         actions = _actions(changes)
         condition = _condition(expect)
@@ -162,10 +204,27 @@ class DynamoStackRepository:
                 tx.save(history)
 
         try:
-            self._audit.change(audit, writes)
+            if history is not None and audit is None:
+                _transact(writes)
+            else:
+                self._audit.change(audit, writes)
         except MutationConflict:
             return None
-        return self.get(stack.org_id, stack.stack_id)
+        if history is None and audit is None:
+            return _to_stack(item)  # pynamodb's update read the record back into the item (ALL_NEW)
+        return stack.model_copy(update=changes.given())
+
+    def wait_on(self, org_id: str, stack_id: str, seq: int, token: str) -> Stack | None:
+        """Keeps ``token`` on a stack still busy with operation ``seq``: the stored record, or None."""
+        item = StackModel(org_id=org_id, stack_id=stack_id)
+        condition = _condition(Precondition(seq=seq, statuses=tuple(BUSY)))
+        try:
+            audit_store.apply_writes(
+                lambda tx: tx.update(item, actions=[StackModel.wait_token.set(token)], condition=condition)
+            )
+        except MutationConflict:
+            return None
+        return _to_stack(item)
 
     def history(
         self, org_id: str, stack_id: str, limit: int = 100, before: str | None = None
@@ -192,15 +251,35 @@ class DynamoStackRepository:
 class DynamoConnectionAccess:
     def get(self, org_id: str, connection_id: str) -> ConnectionAccess | None:
         try:
-            item = ConnectionAccessModel.get(org_id, connection_id, consistent_read=True)
+            return _access(ConnectionAccessModel.get(org_id, connection_id, consistent_read=True))
         except DoesNotExist:
             return None
-        return ConnectionAccess(
-            org_id=item.org_id,
-            connection_id=item.connection_id,
-            aws_account_id=item.aws_account_id,
-            region=item.region,
-            status=item.status,
-            external_id=item.external_id,
-            role_arn=item.role_arn,
-        )
+
+
+class DynamoStackWithAccess:
+    """A workflow step's one read: its stack and the connection to its account together."""
+
+    def read(
+        self, org_id: str, stack_id: str, connection_id: str | None
+    ) -> tuple[Stack | None, ConnectionAccess | None]:
+        """One TransactGetItems (consistent, both tables); without ``connection_id`` (an execution
+        started before its input carried it), the stack first, then its connection."""
+        if connection_id is None:
+            try:
+                stack = _to_stack(StackModel.get(org_id, stack_id, consistent_read=True))
+            except DoesNotExist:
+                return None, None
+            return stack, DynamoConnectionAccess().get(org_id, stack.connection_id)
+        meta: Any = StackModel.Meta
+        with TransactGet(connection=connection(meta.region)) as tx:
+            stack_future = tx.get(StackModel, org_id, stack_id)
+            access_future = tx.get(ConnectionAccessModel, org_id, connection_id)
+        try:
+            found = _to_stack(stack_future.get())
+        except DoesNotExist:
+            return None, None
+        try:
+            access = _access(access_future.get())
+        except DoesNotExist:
+            access = None
+        return found, access

@@ -81,7 +81,7 @@ def step_deps() -> StepDeps:
     s = settings()
     return StepDeps(
         stacks=stacks(),
-        connections=repository.DynamoConnectionAccess(),
+        reads=repository.DynamoStackWithAccess(),
         customer=customer(),
         templates=ServiceBucket(aws.LazyClient("s3"), s.service_bucket),
         workflow=_machine(s.provision_stack_state_machine_arn),  # resumes any stack workflow's task

@@ -18,6 +18,8 @@ DEPS = composition.step_deps()
 @log.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = FinishInput.model_validate(event)
-    outcome = steps.finish(DEPS, task.org_id, task.stack_id, task.seq, task.error, task.phase)
+    outcome = steps.finish(
+        DEPS, task.org_id, task.stack_id, task.seq, task.error, task.phase, task.connection_id
+    )
     # delete_stack reads them all to know whether a next phase waits.
     return outcome.model_dump(mode="json", by_alias=True)

@@ -18,5 +18,14 @@ DEPS = composition.step_deps()
 @log.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = PollInput.model_validate(event)
-    done = steps.poll(DEPS, task.org_id, task.stack_id, task.seq, task.waited, task.wait_seconds, task.phase)
+    done = steps.poll(
+        DEPS,
+        task.org_id,
+        task.stack_id,
+        task.seq,
+        task.waited,
+        task.wait_seconds,
+        task.phase,
+        task.connection_id,
+    )
     return done.model_dump(mode="json", by_alias=True)

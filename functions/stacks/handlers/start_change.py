@@ -18,6 +18,6 @@ DEPS = composition.step_deps()
 @log.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = Operation.model_validate(event)
-    return steps.start_change(DEPS, task.org_id, task.stack_id, task.seq).model_dump(
+    return steps.start_change(DEPS, task.org_id, task.stack_id, task.seq, task.connection_id).model_dump(
         mode="json", by_alias=True
     )

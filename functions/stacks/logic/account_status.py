@@ -20,6 +20,14 @@ class StatusDeps:
     clock: Clock
 
 
+#: The statuses an operation's own action starts (a change set made or executed, a deletion asked
+#: for): the workflow records them itself as it acts, so their forwarded events cost nothing.
+STARTED_BY_AN_OPERATION = frozenset(
+    {"REVIEW_IN_PROGRESS", "CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS"}
+)
+_ATTEMPTS = 3
+
+
 def on_status_event(
     deps: StatusDeps, account: str, region: str, cfn_stack_id: str, status: str, reason: str | None
 ) -> str:
@@ -27,27 +35,47 @@ def on_status_event(
     the stack must be ours and the event's account the stack's own; otherwise it is ignored."""
     if not cfn_stack_id.startswith("arn:") or ":cloudformation:" not in cfn_stack_id:
         return "not a stack id"  # anyone may put events on the bus: a malformed one is dropped
+    if status in STARTED_BY_AN_OPERATION:
+        return "recorded by the workflow"
+    try:
+        cfn.classify(status)
+    except cfn.UnknownStatus:
+        return "unknown status"
     stack = deps.stacks.find_by_cfn_stack_id(cfn_stack_id)
     if stack is None:
         return "unknown stack"
     if stack.aws_account_id != account or stack.region != region or f":{account}:" not in cfn_stack_id:
         return "account mismatch"
-    try:
-        cfn.classify(status)
-    except cfn.UnknownStatus:
-        return "unknown status"
-    observe(deps, stack, status, reason, source="event")
-    if cfn.settled(status) and stack.wait_token:
-        wake(deps, stack, stack.wait_token)
-        return "resumed"
-    return "recorded"
+    return seen(deps, stack, status, reason, source="event")
 
 
-def observe(deps: StatusDeps, stack: Stack, status: str, reason: str | None, source: str) -> None:
+def seen(deps: StatusDeps, stack: Stack, status: str, reason: str | None, source: str) -> str:
+    """A status seen in the account. The end of a running operation wakes the workflow waiting on it,
+    which records the outcome itself (history, events); if none waits yet, it is recorded for the
+    wait to find as it begins (AwaitStatus reads it back with its token). Anything else is observed.
+    Each write is conditional on the record as read; when it changed meanwhile, read it again."""
+    for _ in range(_ATTEMPTS):
+        ending = stack.status in BUSY and cfn.settled(status)
+        if ending and stack.wait_token:
+            if wake(deps, stack, stack.wait_token):
+                return "resumed"
+        elif observe(deps, stack, status, reason, source, unwaited=ending):
+            return "recorded"
+        fresh = deps.stacks.get(stack.org_id, stack.stack_id)
+        if fresh is None or fresh.operation_seq != stack.operation_seq:
+            break
+        stack = fresh
+    return "stale"
+
+
+def observe(
+    deps: StatusDeps, stack: Stack, status: str, reason: str | None, source: str, *, unwaited: bool = False
+) -> bool:
     """Records a status seen in the account (history, StackStatusChanged). Outside an operation, drift
-    maps to READY/FAILED/DELETED; conditional on the record as read, so a stale look changes nothing."""
+    maps to READY/FAILED/DELETED; conditional on the record as read (and, ``unwaited``, on no task
+    token kept since), so a stale look changes nothing: False."""
     if status == stack.cfn_status:
-        return
+        return True
     now = deps.clock()
     our = stack.status
     if stack.status not in BUSY:  # drift seen outside an operation (reconcile, or a console change)
@@ -64,7 +92,7 @@ def observe(deps: StatusDeps, stack: Stack, status: str, reason: str | None, sou
     recorded = deps.stacks.update(
         stack,
         StackChanges(cfn_status=status, status=our, updated_at=now),
-        expect=Precondition(seq=stack.operation_seq, statuses=(stack.status,)),
+        expect=Precondition(seq=stack.operation_seq, statuses=(stack.status,), no_wait_token=unwaited),
         event=StackEvent(
             at=now,
             kind="status",
@@ -75,14 +103,17 @@ def observe(deps: StatusDeps, stack: Stack, status: str, reason: str | None, sou
         ),
     )
     if recorded is None:
-        return  # the stack moved on meanwhile (an outcome, another operation): this look is stale
+        return False  # the stack moved on meanwhile (an outcome, another operation, a wait began)
     deps.events.publish([status_changed(stack, our, status, source)])
+    return True
 
 
-def wake(deps: StatusDeps, stack: Stack, token: str) -> None:
+def wake(deps: StatusDeps, stack: Stack, token: str) -> bool:
     """Resumes the execution waiting with ``token``, once: whoever clears the token first resumes it."""
     if (
         deps.stacks.update(stack, StackChanges(wait_token=None), expect=Precondition(wait_token=token))
-        is not None
+        is None
     ):
-        deps.workflow.resume(token, {"settled": True})
+        return False
+    deps.workflow.resume(token, {"settled": True})
+    return True

@@ -31,6 +31,14 @@ class Connections(Protocol):
     def get(self, org_id: str, connection_id: str) -> ConnectionAccess | None: ...
 
 
+class StackWithAccess(Protocol):
+    """A workflow step's read: its stack and the connection to its account, at once."""
+
+    def read(
+        self, org_id: str, stack_id: str, connection_id: str | None
+    ) -> tuple[Stack | None, ConnectionAccess | None]: ...
+
+
 @dataclass(frozen=True, order=True)
 class StackGroup:
     """Stacks that one ListStacks call covers: one connection (one account) in one region."""
@@ -41,7 +49,13 @@ class StackGroup:
 
 
 class StackRepository(Protocol):
-    def create(self, stack: Stack, event: StackEvent, audit: AuditDraft) -> None: ...
+    def create(
+        self, stack: Stack, event: StackEvent, audit: AuditDraft, replaces: Stack | None = None
+    ) -> bool:
+        """The stack with its first history line and audit entry (all or nothing); False if the id
+        is taken (by a record other than ``replaces`` as it was read, or one it may not replace)."""
+        ...
+
     def get(self, org_id: str, stack_id: str) -> Stack | None: ...
     def list_for_org(self, org_id: str) -> list[Stack]: ...
     def find_by_cfn_stack_id(self, cfn_stack_id: str) -> Stack | None: ...
@@ -55,7 +69,13 @@ class StackRepository(Protocol):
         audit: AuditDraft | None = None,
     ) -> Stack | None:
         """Writes ``changes`` (with the history line and the audit entry, all or nothing) if the
-        stored stack still meets ``expect``; the stack as written, or None if it did not."""
+        stored stack still meets ``expect``; None if it did not. The stack as stored when the change
+        is written alone; with a history line or an entry, the stack given with the changes applied."""
+        ...
+
+    def wait_on(self, org_id: str, stack_id: str, seq: int, token: str) -> Stack | None:
+        """Keeps the task token on a stack still busy with operation ``seq``; the stack as stored
+        after that write, or None if it is not at that operation any more."""
         ...
 
     def history(

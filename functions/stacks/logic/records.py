@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from functions.stacks.exceptions import CustomerAccessDenied, StepOutdated
-from functions.stacks.logic.ports import ConnectionAccess, Connections, StackRepository
+from functions.stacks.logic.ports import ConnectionAccess, Connections, StackWithAccess
 from functions.stacks.models.events import StackStatusChanged
-from functions.stacks.models.stack import Stack, StackStatus
+from functions.stacks.models.stack import BUSY, Stack, StackStatus
 
 
 def execution_name(stack: Stack) -> str:
@@ -22,23 +22,44 @@ def execution_name(stack: Stack) -> str:
     return f"{stack.stack_id}-{stack.operation_seq}"
 
 
-def at_operation(stacks: StackRepository, org_id: str, stack_id: str, seq: int) -> Stack:
-    """The stack, if it is still at the operation ``seq`` a workflow step belongs to."""
-    stack = stacks.get(org_id, stack_id)
-    if stack is None or stack.operation_seq != seq:
+def at_operation(
+    reads: StackWithAccess, org_id: str, stack_id: str, seq: int, connection_id: str | None
+) -> tuple[Stack, ConnectionAccess | None]:
+    """The stack, if it is still busy with the operation ``seq`` a workflow step belongs to (a step
+    of an operation that ended, or was abandoned before its workflow could start, is outdated), and
+    its connection as stored, read in the same call."""
+    stack, access = reads.read(org_id, stack_id, connection_id)
+    if stack is None or stack.operation_seq != seq or stack.status not in BUSY:
         raise StepOutdated(f"stack {stack_id} is no longer at operation {seq}")
-    return stack
+    if access is not None and access.connection_id != stack.connection_id:
+        access = None  # not the stack's own connection: as good as gone
+    return stack, access
 
 
 def reachable(connections: Connections, stack: Stack) -> ConnectionAccess:
     """The connection to the stack's account, if it is still connected."""
-    access = connections.get(stack.org_id, stack.connection_id)
+    return usable(stack, connections.get(stack.org_id, stack.connection_id))
+
+
+def usable(stack: Stack, access: ConnectionAccess | None) -> ConnectionAccess:
+    """``access``, if it is still connected: else the user must reconnect the account."""
     if access is None or access.status != "CONNECTED":
         raise CustomerAccessDenied(
             f"the account connection {stack.connection_id} is "
             f"{'gone' if access is None else access.status.lower()}: reconnect the account"
         )
     return access
+
+
+def operation_input(stack: Stack) -> dict[str, Any]:
+    """What a stack workflow is started with: ids only. The connection's id lets each step read the
+    stack and its connection in one call."""
+    return {
+        "org_id": stack.org_id,
+        "stack_id": stack.stack_id,
+        "seq": stack.operation_seq,
+        "connection_id": stack.connection_id,
+    }
 
 
 def tags(stack: Stack) -> dict[str, str]:

@@ -42,7 +42,7 @@ from functions.stacks.logic.ports import (
     Templates,
     Workflow,
 )
-from functions.stacks.logic.records import event_ids, execution_name, reachable
+from functions.stacks.logic.records import event_ids, execution_name, operation_input, reachable
 from functions.stacks.models.api import StackPreview
 from functions.stacks.models.events import StackCreateRequested
 from functions.stacks.models.spec import ExistingVpc, StackChange, StackSpec, masked, secret_name
@@ -124,14 +124,21 @@ def request_create(deps: RequestDeps, principal: Principal, asked: StackSpec, in
         message="creation requested",
         actor=principal.actor,
     )
-    existing = deps.stacks.get(principal.org_id, stack_id)
-    if existing is not None and not replaceable(existing):
-        raise StackConflict(
-            f"a stack named {stack.name!r} at stage {stack.stage!r} exists already as {stack_id}"
-        )
-    if existing is not None:  # deleted, or never made in the account: a new operation number, same id
+    stack = stack.model_copy(update={"execution_arn": deps.provision.execution_arn(execution_name(stack))})
+    if not deps.stacks.create(stack, event, audit):
+        # The id is taken: by a stack the user may create again (deleted, or failed before anything
+        # was made in the account), as a new operation of the same id; or by a live one, a 409.
+        existing = deps.stacks.get(principal.org_id, stack_id)
+        if existing is None or not replaceable(existing):
+            raise StackConflict(
+                f"a stack named {stack.name!r} at stage {stack.stage!r} exists already as {stack_id}"
+            )
         stack = stack.model_copy(update={"operation_seq": existing.operation_seq + 1})
-    deps.stacks.create(stack, event, audit)
+        stack = stack.model_copy(
+            update={"execution_arn": deps.provision.execution_arn(execution_name(stack))}
+        )
+        if not deps.stacks.create(stack, event, audit, replaces=existing):
+            raise StackConflict(f"stack {stack_id} changed meanwhile; read it and try again")
     if asked.container.secret_env:
         arns = _write_secrets(deps, stack, access, dict(asked.container.secret_env), restore=None)
         stack = (
@@ -140,7 +147,23 @@ def request_create(deps: RequestDeps, principal: Principal, asked: StackSpec, in
             )
             or stack
         )
-    return _start(deps, stack, requested_by=principal.actor)
+    _announce(deps, stack, principal.actor)
+    return _start(deps, stack)
+
+
+def _announce(deps: RequestDeps, stack: Stack, requested_by: str) -> None:
+    """StackCreateRequested goes out before the workflow starts, from here, once. Published any later
+    (once the stack is in fact CREATING), a failure to publish could only be swallowed - the event
+    lost - or answered as an error for a stack being created; from the workflow, a retried step
+    would publish it again. Here a failure ends the creation before anything ran: FAILED with the
+    reason, a 503 to try again, nothing made in the account."""
+    try:
+        deps.events.publish([StackCreateRequested(**event_ids(stack), requested_by=requested_by)])
+    except Exception as exc:  # the publisher's failure, whatever its kind: the workflow was not started
+        _abandon(deps, stack, None, "the stack could not be announced; nothing was done in your account")
+        raise ServiceUnavailable(
+            "the stack creation could not be announced; nothing was changed, try again", audited=True
+        ) from exc
 
 
 def _write_secrets(
@@ -180,6 +203,7 @@ def _abandon(
             "cfn_status": restore.cfn_status,
             "spec": restore.spec,
             "secret_arns": restore.secret_arns,
+            "retired_secret_arns": restore.retired_secret_arns,
         }
         if restore is not None
         else {"status": StackStatus.FAILED}
@@ -207,8 +231,15 @@ def _require_settled(stack: Stack) -> None:
 
 def _require_updatable(stack: Stack) -> None:
     _require_settled(stack)
-    health = cfn.classify(stack.cfn_status).health if stack.cfn_status else None
-    if stack.cfn_stack_id is None or health is not cfn.Health.READY:
+    verdict = cfn.classify(stack.cfn_status) if stack.cfn_status else None
+    if verdict is not None and verdict.outcome is cfn.Outcome.RUNNING:
+        # An operation that ended without seeing CloudFormation settle (its account unreachable):
+        # the reconcile sweep records where it ends.
+        raise StackConflict(
+            f"stack {stack.stack_id} was last seen at {stack.cfn_status}; try again once CloudFormation "
+            "has settled (the reconcile sweep keeps its status current)"
+        )
+    if stack.cfn_stack_id is None or verdict is None or verdict.health is not cfn.Health.READY:
         raise StackConflict(
             f"stack {stack.stack_id} cannot be updated from {stack.cfn_status or 'no stack'}"
             f"{': ' + stack.reason if stack.reason else ''}; delete it and create it again"
@@ -219,7 +250,12 @@ def _changed(
     deps: RequestDeps, principal: Principal, stack_id: str, change: StackChange
 ) -> tuple[Stack, ChangedSpec]:
     stack = get_stack(deps, principal, stack_id)
-    _require_updatable(stack)
+    try:
+        _require_updatable(stack)
+    except StackConflict:
+        if stack.status not in BUSY and stack.status is not StackStatus.DELETED:
+            reachable(deps.connections, stack)  # an account that refuses us is what to act on first
+        raise
     return stack, apply_change(stack.spec, change)
 
 
@@ -253,6 +289,7 @@ def request_update(
         StackChanges(
             spec=changed.stored,
             secret_arns={k: v for k, v in stack.secret_arns.items() if k in changed.secret_names},
+            retired_secret_arns=_retired(stack, changed),
         ),
     )
     seq = updated.operation_seq
@@ -262,7 +299,17 @@ def request_update(
             deps.stacks.update(updated, StackChanges(secret_arns=arns), expect=Precondition(seq=seq))
             or updated
         )
-    return _start(deps, updated, requested_by=principal.actor, restore=stack)
+    return _start(deps, updated, restore=stack)
+
+
+def _retired(stack: Stack, changed: ChangedSpec) -> dict[str, str]:
+    """The secrets the change takes out of the spec, with those an earlier change took out and not
+    yet deleted: deleted once the change has settled (steps._retire_secrets), not before. A name the
+    change brings back is not retired: its secret is written again and used."""
+    out = stack.retired_secret_arns | {
+        k: v for k, v in stack.secret_arns.items() if k in changed.removed_secrets
+    }
+    return {k: v for k, v in out.items() if k not in changed.secret_names}
 
 
 _BEGINS: dict[str, tuple[StackStatus, str]] = {
@@ -284,10 +331,12 @@ def _begin(
     write, conditional on the stack being as it was read (a concurrent request gets the 409)."""
     status, message = _BEGINS[operation]
     now = deps.clock()
+    workflow = deps.deletion if operation == "delete" else deps.provision
     claim = StackChanges(
         status=status,
         operation=operation,
         operation_seq=stack.operation_seq + 1,
+        execution_arn=workflow.execution_arn(f"{stack.stack_id}-{stack.operation_seq + 1}"),
         reason=None,
         failure=None,
         updated_at=now,
@@ -365,7 +414,7 @@ def request_delete(deps: RequestDeps, principal: Principal, stack_id: str, info:
         reachable(deps.connections, stack)  # a 424 now, rather than a workflow that cannot reach the account
     reason = f"{stack.cfn_stack_name} in {stack.aws_account_id}/{stack.region}"
     updated = _begin(deps, principal, info, stack, "delete", reason)
-    return _start(deps, updated, requested_by=principal.actor, restore=stack)
+    return _start(deps, updated, restore=stack)
 
 
 def replaceable(stack: Stack) -> bool:
@@ -401,27 +450,19 @@ def existing_subnets(
     return {sid: {k: str(v) for k, v in asdict(f).items()} for sid, f in facts.items() if sid in given}
 
 
-def _start(deps: RequestDeps, stack: Stack, requested_by: str, restore: Stack | None = None) -> Stack:
+def _start(deps: RequestDeps, stack: Stack, restore: Stack | None = None) -> Stack:
+    """Starts the operation's workflow. Its execution's ARN is known before (executions are named by
+    operation), so it was written with the operation: nothing is written after the start."""
     workflow = deps.deletion if stack.operation == "delete" else deps.provision
     try:
-        arn = workflow.start(
-            execution_name(stack),
-            {"org_id": stack.org_id, "stack_id": stack.stack_id, "seq": stack.operation_seq},
-        )
+        workflow.start(execution_name(stack), operation_input(stack))
     except Exception as exc:  # the adapter's failure, whatever its kind: nothing ran in the account
         _abandon(deps, stack, restore, "the workflow could not be started; nothing was done in your account")
+        # The request's audit entry went with the operation's claim: its refusal adds no second one.
         raise ServiceUnavailable(
-            "the stack workflow could not be started; nothing was changed, try again"
+            "the stack workflow could not be started; nothing was changed, try again", audited=True
         ) from exc
-    updated = (
-        deps.stacks.update(
-            stack, StackChanges(execution_arn=arn), expect=Precondition(seq=stack.operation_seq)
-        )
-        or stack
-    )
-    if stack.operation == "create":
-        deps.events.publish([StackCreateRequested(**event_ids(updated), requested_by=requested_by)])
-    return updated
+    return stack
 
 
 def get_stack(deps: RequestDeps, principal: Principal, stack_id: str) -> Stack:

@@ -48,6 +48,9 @@ class Stack(BaseModel):
     cfn_stack_name: str
     spec: StackSpec  # as asked, secret values masked (models.spec.masked): they live in the account
     secret_arns: dict[str, str] = {}
+    # Secrets a change took out of the spec: deleted from the customer's Secrets Manager once that
+    # change has settled (until then, and after a rollback, a running task definition reads them).
+    retired_secret_arns: dict[str, str] = {}
     subnets: dict[str, dict[str, str]] = {}  # existing VPC: each given subnet as the account described it
     status: StackStatus
     operation: Operation
@@ -88,6 +91,7 @@ class StackChanges(Changes):
     operation_seq: int | None = None
     spec: StackSpec | None = None
     secret_arns: dict[str, str] | None = None
+    retired_secret_arns: dict[str, str] | None = None
     cfn_stack_id: str | None = None
     cfn_status: str | None = None
     reason: str | None = None
@@ -108,6 +112,7 @@ class Precondition:
     seq: int | None = None  # still at this operation
     statuses: tuple[StackStatus, ...] | None = None  # still in one of these statuses
     wait_token: str | None = None  # still waited on with this task token
+    no_wait_token: bool = False  # waited on by no task token
 
 
 ANY = Precondition()

@@ -15,11 +15,14 @@ Phase = Literal["unprotect", "delete"]
 
 
 class Operation(TaskModel):
-    """Every stack Task is given the operation it belongs to: a step of an older one does nothing."""
+    """Every stack Task is given the operation it belongs to: a step of an older one does nothing.
+    The stack's connection lets a step read the stack and its connection in one call (an execution
+    started before it was passed has none: the step reads them one after the other)."""
 
     org_id: OrgId
     stack_id: StackId
     seq: int = Field(ge=1)
+    connection_id: ConnectionId | None = None
 
 
 class StartChangeOutput(TaskModel):
@@ -30,7 +33,10 @@ class StartChangeOutput(TaskModel):
     phase: Phase | None = None  # a deletion: which phase has started
 
 
-class AwaitStatusInput(Operation):
+class AwaitStatusInput(TaskModel):
+    org_id: OrgId
+    stack_id: StackId
+    seq: int = Field(ge=1)
     task_token: str = Field(repr=False)
 
 
