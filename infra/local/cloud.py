@@ -52,6 +52,7 @@ def _is_claim(item: Any) -> bool:
     keys = (item.hash_key, item.range_key)
     return any(str(getattr(key, "value", "")).startswith(_CLAIM_PREFIXES) for key in keys if key is not None)
 
+
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 2})
 
 
