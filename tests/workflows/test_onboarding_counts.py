@@ -14,7 +14,7 @@ REGION = "us-east-1"
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("local-cloud")]
 
 
-def test_one_onboarding_costs_seven_transitions_and_21_aws_calls(stackpilot: LocalStackpilot) -> None:
+def test_one_onboarding_costs_seven_transitions_and_20_aws_calls(stackpilot: LocalStackpilot) -> None:
     api = Api(stackpilot, org_id="org_counted", role="admin")
     # Only this onboarding's invocations: each names its org (in its event or its caller's token) or
     # the customer account (the custom resource's request); other workflows may still be running.
@@ -34,8 +34,9 @@ def test_one_onboarding_costs_seven_transitions_and_21_aws_calls(stackpilot: Loc
     assert state_transitions(history) == 7
     assert sum(counter.invocations.values()) == 7
     calls = counter.by_operation()
-    # one real AssumeRole through the assumer, two negative probes, one GetCallerIdentity
-    assert calls["sts:AssumeRole"] == 4 and calls["sts:GetCallerIdentity"] == 1
+    # our assumer, the customer's role (whose answer names its account: no GetCallerIdentity), two
+    # negative probes
+    assert calls["sts:AssumeRole"] == 4 and "sts:GetCallerIdentity" not in calls
     assert calls["stepfunctions:StartExecution"] == 1 and calls["stepfunctions:SendTaskSuccess"] == 1
     assert calls["events:PutEvents"] == 1
     # Two audited changes (the connection with its claim, the outcome): each reads its chain's tail
@@ -47,7 +48,7 @@ def test_one_onboarding_costs_seven_transitions_and_21_aws_calls(stackpilot: Loc
     # outcome step said. Writes: the request stored (as dispatched), the waiter, the answer.
     assert calls["dynamodb:GetItem"] == 4, calls
     assert calls["dynamodb:PutItem"] == 1 and calls["dynamodb:UpdateItem"] == 2, calls
-    assert sum(calls.values()) == 21, calls  # 28 before; the goal is 20
+    assert sum(calls.values()) == 20, calls  # 28 before; the goal is 20
 
 
 def test_the_authorizer_makes_one_dynamodb_call_per_request_with_a_jwt(stackpilot: LocalStackpilot) -> None:

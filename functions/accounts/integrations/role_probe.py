@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functions.accounts.exceptions import AwsUnavailable
-from functions.shared.integrations.aws import session_client
 from functions.shared.integrations.customer_roles import AssumeRoleChain, AssumeRoleFailed, RoleRefused
 
 
@@ -14,12 +13,11 @@ class StsRoleProbe:
 
     def assume(self, role_arn: str, external_id: str | None, session_name: str) -> str | None:
         try:
-            creds = self._chain.credentials(role_arn, external_id, session_name)
+            # STS names the account whose role answered: GetCallerIdentity would say the same.
+            return self._chain.answering_account(role_arn, external_id, session_name)
         except RoleRefused as refused:
             if refused.ours:
                 raise AwsUnavailable("stackpilot's own assumer role could not be assumed") from None
             return None
         except AssumeRoleFailed as failed:
             raise AwsUnavailable(f"STS failed: {failed.code}") from None
-        identity = session_client(creds, "sts", self._region).get_caller_identity()
-        return str(identity["Account"])
