@@ -21,6 +21,11 @@ from tests.workflows.onboarding import awaiting_callback
 API_GOAL = 30.0  # every API function and the authorizer, as a ratio to a bare interpreter
 RECEIVER_GOAL = 1.15  # every event receiver, as a multiple of its floor
 API_FUNCTIONS = ("accounts-api", "stacks-api", "tenancy-api", "secrets-api", "tenancy-authorizer")
+# Printed beside the API functions: what they must import, so a goal below it reads as such.
+API_FLOORS = {
+    "tenancy-authorizer": Floor(writes_dynamodb=True, jwt=True),
+    **dict.fromkeys(API_FUNCTIONS[:4], Floor(writes_dynamodb=True, rest=True)),
+}
 # Each function an event invokes, and the floor of what it must import.
 RECEIVERS = {
     "accounts-callback": Floor("stepfunctions", writes_dynamodb=True),  # SNS: a role stack's request
@@ -30,7 +35,7 @@ RECEIVERS = {
 
 
 def init_costs() -> None:
-    floors = {f.label: f.code for f in RECEIVERS.values()}
+    floors = {f.label: f.code for f in (*API_FLOORS.values(), *RECEIVERS.values())}
     tasks = [f.key for f in FUNCTIONS if f.key not in API_FUNCTIONS and f.key not in RECEIVERS]
     keys = [*API_FUNCTIONS, *RECEIVERS, *tasks]
     costs = {c.label: c for c in measure({**{k: handler_import(k) for k in keys}, **floors})}
@@ -39,7 +44,8 @@ def init_costs() -> None:
     for key in keys:
         cost = costs[key]
         if key in API_FUNCTIONS:
-            goal = f"goal <= {API_GOAL:.0f}x {'met' if cost.ratio <= API_GOAL else 'NOT met'}"
+            met = "met" if cost.ratio <= API_GOAL else "NOT met"
+            goal = f"goal <= {API_GOAL:.0f}x {met} (its floor {costs[API_FLOORS[key].label].ratio:.1f}x)"
         elif key in RECEIVERS:
             base = costs[RECEIVERS[key].label].ratio
             limit = RECEIVER_GOAL * base
@@ -49,18 +55,23 @@ def init_costs() -> None:
             goal = "(a Step Functions task: no goal)"
         print(f"  {key:26s} {cost.ratio:6.1f}x  ({cost.cpu_ms:4.0f} ms)  {goal}")
     for label in floors:
-        print(f"  {label:70s} {costs[label].ratio:6.1f}x  ({costs[label].cpu_ms:4.0f} ms)")
+        print(f"  {label:72s} {costs[label].ratio:6.1f}x  ({costs[label].cpu_ms:4.0f} ms)")
 
 
 def init_breakdown() -> None:
     print("Where INIT goes (-X importtime, each module's own time charged to the package that asked for it;")
     print("ours = our models built, module-level work and clients built at INIT; fastest of 3):")
-    for key in (*API_FUNCTIONS, *RECEIVERS):
-        parts = breakdown(handler_import(key))
+    floors = {
+        "the API floor": API_FLOORS["accounts-api"].code,
+        "the authorizer's floor": API_FLOORS["tenancy-authorizer"].code,
+    }
+    for label, code in [*((k, handler_import(k)) for k in (*API_FUNCTIONS, *RECEIVERS)), *floors.items()]:
+        parts = breakdown(code)
         shares = ", ".join(f"{p} {share:.0%}" for p, share in parts.by_package[:6] if share >= 0.01)
-        print(f"  {key:22s} {shares}")
-        ours = ", ".join(f"{m.removeprefix('functions.')} {share:.0%}" for m, share in parts.ours[:4])
-        print(f"  {'':22s}   ours, largest: {ours}")
+        print(f"  {label:22s} {shares}")
+        if parts.ours:
+            ours = ", ".join(f"{m.removeprefix('functions.')} {share:.0%}" for m, share in parts.ours[:4])
+            print(f"  {'':22s}   ours, largest: {ours}")
 
 
 def onboarding_counts(local: runtime.LocalStackpilot) -> None:

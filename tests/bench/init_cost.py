@@ -20,31 +20,48 @@ from infra.local.cloud import LocalCloud
 
 BARE = "pass"
 
-# What every receiver written the house way loads, and nothing of ours: a pydantic model, Powertools'
-# Logger, the one botocore client its main path calls (built, as a receiver builds it at INIT), and
-# pynamodb when it writes DynamoDB.
+# What a function written the house way must load, and nothing of ours: a pydantic model, Powertools'
+# Logger, and as the function needs them a botocore client (built, as a receiver builds it at INIT),
+# pynamodb (with botocore), Powertools' REST resolver with validation, PyJWT with cryptography.
 _MODEL = "from pydantic import BaseModel\nclass M(BaseModel):\n    x: int\n"
 _LOGGER = "from aws_lambda_powertools import Logger\nLogger('x')\n"
 _CLIENT = (
     "import botocore.session\nbotocore.session.get_session().create_client({!r}, region_name='us-east-1')\n"
 )
 _PYNAMODB = "import pynamodb.models\n"
+_REST = (
+    "from aws_lambda_powertools.event_handler import APIGatewayRestResolver\n"
+    "APIGatewayRestResolver(enable_validation=True)\n"
+)
+_JWT = "import jwt, jwt.algorithms\n"
 
 
 @dataclass(frozen=True)
 class Floor:
-    client: str  # the botocore client a receiver's main path calls
-    writes_dynamodb: bool
+    client: str | None = None  # the botocore client a receiver's main path calls
+    writes_dynamodb: bool = False
+    rest: bool = False
+    jwt: bool = False
 
     @property
     def label(self) -> str:
-        return f"floor: pydantic model, Logger, a built {self.client} client" + (
-            ", pynamodb" if self.writes_dynamodb else ""
-        )
+        parts = ["pydantic model", "Logger"]
+        parts += [f"a built {self.client} client"] if self.client else []
+        parts += ["pynamodb"] if self.writes_dynamodb else []
+        parts += ["REST resolver (validation)"] if self.rest else []
+        parts += ["PyJWT+cryptography"] if self.jwt else []
+        return "floor: " + ", ".join(parts)
 
     @property
     def code(self) -> str:
-        return _MODEL + _LOGGER + _CLIENT.format(self.client) + (_PYNAMODB if self.writes_dynamodb else "")
+        return (
+            _MODEL
+            + _LOGGER
+            + (_CLIENT.format(self.client) if self.client else "")
+            + (_PYNAMODB if self.writes_dynamodb else "")
+            + (_REST if self.rest else "")
+            + (_JWT if self.jwt else "")
+        )
 
 
 @dataclass(frozen=True)
