@@ -165,8 +165,8 @@ def breakdown(code: str, runs: int = 3) -> Breakdown:
         rows = []  # (depth, self us, module), children before their parent
         for line in done.stderr.splitlines():
             if line.startswith("import time:") and "self [us]" not in line:
-                self_us, _, name = line.removeprefix("import time:").split("|")
-                rows.append(((len(name) - len(name.lstrip())) // 2, int(self_us), name.strip()))
+                own, _, name = line.removeprefix("import time:").split("|")
+                rows.append(((len(name) - len(name.lstrip())) // 2, int(own), name.strip()))
         if not best or sum(r[1] for r in rows) < sum(r[1] for r in best):
             best = rows
     charged: Counter[str] = Counter()
