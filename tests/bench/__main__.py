@@ -1,5 +1,6 @@
 """`make bench`: INIT and cold-request cost as ratios measured in one run, and counts for one
-onboarding and for the wait of one stack creation. `python -m tests.bench init`: the INIT part only."""
+onboarding and for the wait of one stack creation. `python -m tests.bench init`: the INIT part only;
+`python -m tests.bench init --instructions`: the INIT goals by instructions executed (valgrind)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from infra.local import customer, runtime
 from tests.bench.authorizer import authorizer_costs
 from tests.bench.cold_request import cold_requests
 from tests.bench.counters import AwsCallCounter, state_transitions
-from tests.bench.init_cost import Floor, breakdown, handler_import, measure
+from tests.bench.init_cost import Floor, breakdown, handler_import, instructions, measure
 from tests.bench.stacks import stack_wait_counts
 from tests.workflows.client import Api
 from tests.workflows.onboarding import awaiting_callback
@@ -93,7 +94,19 @@ def onboarding_counts(local: runtime.LocalStackpilot) -> None:
     print("  by operation: " + ", ".join(f"{op} {n}" for op, n in sorted(counter.by_operation().items())))
 
 
+def init_instructions() -> None:
+    """`python -m tests.bench init --instructions`: the goals' ratios by instructions (needs valgrind)."""
+    floors = {f.label: f.code for f in (*API_FLOORS.values(), *RECEIVERS.values())}
+    targets = {**{k: handler_import(k) for k in (*API_FUNCTIONS, *RECEIVERS)}, **floors}
+    print("INIT by instructions executed (valgrind), as a ratio to `python -c pass`:")
+    for cost in instructions(targets):
+        print(f"  {cost.label:72s} {cost.ratio:6.1f}x")
+
+
 def main() -> int:
+    if sys.argv[1:] == ["init", "--instructions"]:
+        init_instructions()
+        return 0
     init_costs()
     print()
     init_breakdown()

@@ -7,6 +7,7 @@ Where a handler's INIT goes comes from `python -X importtime` (``breakdown``).
 from __future__ import annotations
 
 import os
+import re
 import resource
 import site
 import subprocess
@@ -184,3 +185,23 @@ def breakdown(code: str, runs: int = 3) -> Breakdown:
         by_package=[(p, us / total) for p, us in charged.most_common()],
         ours=[(m, us / total) for m, us in ours.most_common()],
     )
+
+
+def instructions(targets: dict[str, str]) -> list[InitCost]:
+    """The same ratios by instructions executed (valgrind's count): the same on a busy machine as on
+    an idle one, where CPU time moves by 10-15 % from one run to the next. Slow (about 50x)."""
+    env = _environment(None)
+    command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+
+    def count(code: str) -> int:
+        _cpu_seconds(code, env)  # .pyc written first, as measure() does
+        done = subprocess.run(
+            [*command, str(_clean_python()), "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+        if found is None:
+            raise RuntimeError(f"no instruction count from valgrind: {done.stderr[-500:]}")
+        return int(found.group(1).replace(",", ""))
+
+    bare = count(BARE)
+    return [InitCost(label, n / bare, 0.0) for label, n in ((k, count(c)) for k, c in targets.items())]
