@@ -1,9 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
-
 from pydantic import field_validator
-from pydantic_settings import NoDecode
 
 from functions.shared.settings import ServiceSettings, settings_getter
 
@@ -18,7 +15,7 @@ class AccountsSettings(ServiceSettings):
     )
     customer_assumer_role_arn: str = "arn:aws:iam::123456789012:role/stackpilot-local-customer-assumer"
     callback_topic_name: str = "stackpilot-local-connection-callbacks"
-    supported_regions: Annotated[tuple[str, ...], NoDecode] = ("us-east-1",)  # comma-separated
+    supported_regions: tuple[str, ...] = ("us-east-1",)  # comma-separated in the environment
     # How long a customer has to deploy the role stack; also the nonce's lifetime.
     connect_window_seconds: int = 3600
     # The local cloud delivers custom-resource answers to its own S3 instead of the real endpoint.
@@ -34,4 +31,4 @@ class AccountsSettings(ServiceSettings):
 
 @settings_getter
 def get_settings() -> AccountsSettings:
-    return AccountsSettings()
+    return AccountsSettings.from_env()

@@ -13,4 +13,4 @@ class SecretsSettings(ServiceSettings):
 
 @settings_getter
 def get_settings() -> SecretsSettings:
-    return SecretsSettings()
+    return SecretsSettings.from_env()

@@ -25,4 +25,4 @@ class StacksSettings(ServiceSettings):
 
 @settings_getter
 def get_settings() -> StacksSettings:
-    return StacksSettings()
+    return StacksSettings.from_env()

@@ -55,9 +55,9 @@ class AuthorizerSettings(TenancySettings):
 
 @settings_getter
 def get_settings() -> TenancySettings:
-    return TenancySettings()
+    return TenancySettings.from_env()
 
 
 @settings_getter
 def get_authorizer_settings() -> AuthorizerSettings:
-    return AuthorizerSettings()  # required fields come from the environment
+    return AuthorizerSettings.from_env()  # required fields come from the environment

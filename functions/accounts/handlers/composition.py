@@ -5,25 +5,25 @@ domain takes its deps from here; clients a path may never need are built on firs
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 from functions.accounts.dal import repository
 from functions.accounts.exceptions import AwsUnavailable
-from functions.accounts.integrations.cfn_response import responder
-from functions.accounts.integrations.role_probe import StsRoleProbe
-from functions.accounts.logic.callback import CallbackDeps
-from functions.accounts.logic.connections import AccountsApiDeps, ConnectConfig
-from functions.accounts.logic.health import HealthDeps
-from functions.accounts.logic.outcome import OutcomeDeps
-from functions.accounts.logic.respond import RespondDeps
-from functions.accounts.logic.verification import VerifyDeps
 from functions.accounts.settings import AccountsSettings, get_settings
 from functions.shared.clock import now
 from functions.shared.dal.audit_store import DynamoAuditLog
 from functions.shared.integrations import aws
-from functions.shared.integrations.customer_roles import AssumeRoleChain
-from functions.shared.integrations.eventbridge import EventBridgePublisher
-from functions.shared.integrations.service_bucket import ServiceBucket
-from functions.shared.integrations.stepfunctions import StateMachine
+
+# Each builder imports the use case and adapters it wires: a function loads only its own (INIT time).
+if TYPE_CHECKING:
+    from functions.accounts.integrations.role_probe import StsRoleProbe
+    from functions.accounts.logic.callback import CallbackDeps
+    from functions.accounts.logic.connections import AccountsApiDeps
+    from functions.accounts.logic.health import HealthDeps
+    from functions.accounts.logic.outcome import OutcomeDeps
+    from functions.accounts.logic.respond import RespondDeps
+    from functions.accounts.logic.verification import VerifyDeps
+    from functions.shared.integrations.stepfunctions import StateMachine
 
 
 @cache
@@ -40,10 +40,15 @@ def audit_log() -> DynamoAuditLog:
 
 
 def _connect_account(client: object) -> StateMachine:
+    from functions.shared.integrations.stepfunctions import StateMachine
+
     return StateMachine(client, settings().connect_account_state_machine_arn, unavailable=AwsUnavailable)
 
 
 def _probe() -> StsRoleProbe:
+    from functions.accounts.integrations.role_probe import StsRoleProbe
+    from functions.shared.integrations.customer_roles import AssumeRoleChain
+
     s = settings()
     return StsRoleProbe(
         AssumeRoleChain(aws.client("sts"), s.customer_assumer_role_arn, s.aws_region), s.aws_region
@@ -52,6 +57,10 @@ def _probe() -> StsRoleProbe:
 
 @cache
 def api_deps() -> AccountsApiDeps:
+    from functions.accounts.logic.connections import AccountsApiDeps, ConnectConfig
+    from functions.shared.integrations.eventbridge import EventBridgePublisher
+    from functions.shared.integrations.service_bucket import ServiceBucket
+
     s = settings()
     return AccountsApiDeps(
         connections=repository.DynamoConnectionRepository(audit_log()),
@@ -74,6 +83,10 @@ def api_deps() -> AccountsApiDeps:
 
 @cache
 def callback_deps() -> CallbackDeps:
+    from functions.accounts.integrations.cfn_response import responder
+    from functions.accounts.logic.callback import CallbackDeps
+    from functions.shared.integrations.eventbridge import EventBridgePublisher
+
     s = settings()
     return CallbackDeps(
         connections=repository.DynamoConnectionRepository(),
@@ -89,12 +102,17 @@ def callback_deps() -> CallbackDeps:
 
 @cache
 def verify_deps() -> VerifyDeps:
+    from functions.accounts.logic.verification import VerifyDeps
+
     settings()
     return VerifyDeps(connections=repository.DynamoConnectionRepository(), probe=_probe())
 
 
 @cache
 def outcome_deps() -> OutcomeDeps:
+    from functions.accounts.logic.outcome import OutcomeDeps
+    from functions.shared.integrations.eventbridge import EventBridgePublisher
+
     s = settings()
     return OutcomeDeps(
         connections=repository.DynamoConnectionRepository(),
@@ -106,6 +124,9 @@ def outcome_deps() -> OutcomeDeps:
 
 @cache
 def respond_deps() -> RespondDeps:
+    from functions.accounts.integrations.cfn_response import responder
+    from functions.accounts.logic.respond import RespondDeps
+
     s = settings()
     return RespondDeps(
         connections=repository.DynamoConnectionRepository(),
@@ -116,6 +137,9 @@ def respond_deps() -> RespondDeps:
 
 @cache
 def health_deps() -> HealthDeps:
+    from functions.accounts.logic.health import HealthDeps
+    from functions.shared.integrations.eventbridge import EventBridgePublisher
+
     s = settings()
     return HealthDeps(
         connections=repository.DynamoConnectionRepository(),

@@ -5,23 +5,24 @@ domain takes its deps from here; clients a path may never need are built on firs
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 from functions.shared.clock import now
 from functions.shared.dal.audit_store import DynamoAuditLog
 from functions.shared.integrations import aws
-from functions.shared.integrations.customer_roles import AssumeRoleChain
 from functions.shared.integrations.eventbridge import EventBridgePublisher
-from functions.shared.integrations.service_bucket import ServiceBucket
 from functions.shared.integrations.stepfunctions import StateMachine
 from functions.stacks.dal import repository
 from functions.stacks.exceptions import ServiceUnavailable
-from functions.stacks.integrations.customer import AssumedCustomerAccess
-from functions.stacks.logic.account_status import StatusDeps
-from functions.stacks.logic.reconcile import ReconcileDeps
-from functions.stacks.logic.rendering import render
-from functions.stacks.logic.requests import RequestDeps
-from functions.stacks.logic.steps import StepDeps, WaitPolicy
 from functions.stacks.settings import StacksSettings, get_settings
+
+# Each builder imports the use case and adapters it wires: a function loads only its own (INIT time).
+if TYPE_CHECKING:
+    from functions.stacks.integrations.customer import AssumedCustomerAccess
+    from functions.stacks.logic.account_status import StatusDeps
+    from functions.stacks.logic.reconcile import ReconcileDeps
+    from functions.stacks.logic.requests import RequestDeps
+    from functions.stacks.logic.steps import StepDeps
 
 
 @cache
@@ -45,6 +46,9 @@ def stacks() -> repository.DynamoStackRepository:
 @cache
 def customer() -> AssumedCustomerAccess:
     """One per process: its assumed-role clients are reused per connection while they last."""
+    from functions.shared.integrations.customer_roles import AssumeRoleChain
+    from functions.stacks.integrations.customer import AssumedCustomerAccess
+
     s = settings()
     return AssumedCustomerAccess(
         AssumeRoleChain(aws.LazyClient("sts"), s.customer_assumer_role_arn, s.aws_region)
@@ -61,6 +65,10 @@ def _events() -> EventBridgePublisher:
 
 @cache
 def request_deps() -> RequestDeps:
+    from functions.shared.integrations.service_bucket import ServiceBucket
+    from functions.stacks.logic.rendering import render
+    from functions.stacks.logic.requests import RequestDeps
+
     s = settings()
     return RequestDeps(
         stacks=stacks(),
@@ -78,6 +86,10 @@ def request_deps() -> RequestDeps:
 
 @cache
 def step_deps() -> StepDeps:
+    from functions.shared.integrations.service_bucket import ServiceBucket
+    from functions.stacks.logic.rendering import render
+    from functions.stacks.logic.steps import StepDeps, WaitPolicy
+
     s = settings()
     return StepDeps(
         stacks=stacks(),
@@ -98,6 +110,8 @@ def step_deps() -> StepDeps:
 
 @cache
 def status_deps() -> StatusDeps:
+    from functions.stacks.logic.account_status import StatusDeps
+
     return StatusDeps(
         stacks=stacks(),
         workflow=_machine(settings().provision_stack_state_machine_arn),  # resumes any stack workflow's task
@@ -108,6 +122,8 @@ def status_deps() -> StatusDeps:
 
 @cache
 def reconcile_deps() -> ReconcileDeps:
+    from functions.stacks.logic.reconcile import ReconcileDeps
+
     return ReconcileDeps(
         status=status_deps(),
         connections=repository.DynamoConnectionAccess(),

@@ -14,13 +14,13 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from functions.shared.errors import Forbidden
 from functions.shared.logic.auditing import RequestInfo, draft
 from functions.shared.models.principal import Principal, Role, require_user
 from functions.tenancy.exceptions import InvalidToken, NotFound
 from functions.tenancy.logic.ports import Clock, KeyLookup, Pepper, TenancyStore
-from functions.tenancy.models.api import ApiKeyView, CreateApiKeyRequest, CreatedApiKey
 from functions.tenancy.models.org import ApiKey
 
 KEY_PREFIX = "sp_"
@@ -28,6 +28,11 @@ _KEY = re.compile(r"sp_([a-z2-7]{12})_([A-Za-z0-9_-]{43})")
 # What a caller with an unknown key id is compared against, so a miss costs what a hit costs.
 _DECOY_HASH = "0" * 64
 TOUCH_INTERVAL = timedelta(minutes=1)
+
+# The API's bodies are built only by the key routes: the authorizer, which authenticates keys on
+# every request, never loads the tenancy API's models (INIT time).
+if TYPE_CHECKING:
+    from functions.tenancy.models.api import ApiKeyView, CreateApiKeyRequest, CreatedApiKey
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,8 @@ def new_key() -> tuple[str, str]:
 def create_key(
     deps: ApiKeysDeps, principal: Principal, request: CreateApiKeyRequest, info: RequestInfo
 ) -> CreatedApiKey:
+    from functions.tenancy.models.api import CreatedApiKey
+
     require_user(principal, "creating an API key")
     if not principal.role.at_least(request.role):
         raise Forbidden(
@@ -134,6 +141,8 @@ def effective_principal(key: ApiKey, creator_role: Role) -> Principal:
 
 
 def view(key: ApiKey, now: datetime) -> ApiKeyView:
+    from functions.tenancy.models.api import ApiKeyView
+
     status = "revoked" if key.revoked_at else ("expired" if now >= key.expires_at else "active")
     return ApiKeyView(
         key_id=key.key_id,
