@@ -3,7 +3,9 @@ GetCallerIdentity call), through our assumer role, under moto's STS."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -11,6 +13,7 @@ from moto import mock_aws
 
 from functions.shared.integrations import aws
 from functions.shared.integrations.customer_roles import AssumeRoleChain
+from infra.local.cloud import customer_client
 
 
 @pytest.fixture
@@ -27,8 +30,26 @@ def sts(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     aws.client.cache_clear()
 
 
+def _role(iam: Any, name: str, principal: str, external_id: str | None = None) -> str:
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"AWS": principal},
+        "Action": "sts:AssumeRole",
+    }
+    if external_id:
+        statement["Condition"] = {"StringEquals": {"sts:ExternalId": external_id}}
+    policy = {"Version": "2012-10-17", "Statement": [statement]}
+    return str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(policy))["Role"]["Arn"])
+
+
 def test_the_account_whose_role_answered_comes_from_assume_roles_answer(sts: object) -> None:
-    chain = AssumeRoleChain(sts, "arn:aws:iam::123456789012:role/stackpilot-assumer", "us-east-1")
+    # GIVEN our assumer role, and a customer's role in another account trusting it with an ExternalId
+    # (trust policies are evaluated when the local cloud's patches are installed in this process)
+    assumer = _role(
+        boto3.client("iam", region_name="us-east-1"), "stackpilot-assumer", "arn:aws:iam::123456789012:root"
+    )
+    _role(customer_client("iam", "210987654321", "us-east-1", None), "stackpilot-deploy", assumer, "ext-1")
+    chain = AssumeRoleChain(sts, assumer, "us-east-1")
     calls: list[str] = []
     chained = chain._assumer_sts()
     chained.meta.events.register("before-call.sts.*", lambda model, **_: calls.append(model.name))

@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from functions.accounts.exceptions import CallbackRejected, WaiterNotReady
-from functions.accounts.logic.connections import execution_name, workflow_input
+from functions.accounts.logic.execution import execution_name, workflow_input
 from functions.accounts.logic.nonce import nonce_matches
 from functions.accounts.logic.ports import (
     CallbackRepository,

@@ -13,6 +13,7 @@ from functions.accounts.exceptions import (
     ConnectionNotFound,
     InvalidRequest,
 )
+from functions.accounts.logic.execution import execution_name, workflow_input
 from functions.accounts.logic.nonce import hash_nonce, new_nonce
 from functions.accounts.logic.ports import (
     Clock,
@@ -62,10 +63,6 @@ class AccountsApiDeps:
     events: EventPublisher
     clock: Clock
     config: ConnectConfig
-
-
-def execution_name(connection_id: str) -> str:
-    return connection_id
 
 
 def connect_account(
@@ -131,18 +128,6 @@ def connect_account(
         # customer's callback starts this same execution (by name) when it finds nobody waiting.
         log.exception("the connect workflow could not start; the callback will start it")
     return _view(deps, connection)
-
-
-def workflow_input(connection: Connection, window_seconds: int) -> dict[str, object]:
-    """What a connection's connect_account execution starts with (ConnectAccountInput): ids, and the
-    account and region, so its steps change the connection without reading it first."""
-    return {
-        "org_id": connection.org_id,
-        "connection_id": connection.connection_id,
-        "aws_account_id": connection.aws_account_id,
-        "region": connection.region,
-        "connect_window_seconds": window_seconds,
-    }
 
 
 def _create(deps: AccountsApiDeps, connection: Connection, audit: AuditDraft) -> None:
