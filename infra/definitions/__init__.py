@@ -39,7 +39,7 @@ from infra.definitions.model import (
     TopicDef,
     asl_placeholders,
 )
-from infra.definitions.shared import AUDIT, COMMON_ENV, environment, function_environment
+from infra.definitions.shared import AUDIT, COMMON_ENV, RUNTIME_ENVIRONMENT, environment, function_environment
 from infra.definitions.stacks import STACKS_ENV
 from infra.definitions.tenancy import TENANCY_ENV
 
@@ -52,6 +52,7 @@ __all__ = [
     "HOME_REGION",
     "REPO_ROOT",
     "ROUTES",
+    "RUNTIME_ENVIRONMENT",
     "SCHEDULES",
     "STACKS_ENV",
     "STATE_MACHINES",

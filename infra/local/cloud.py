@@ -97,6 +97,7 @@ class LocalCloud:
             stack_wait_first_seconds=max(1, round(10 * self.time_scale)),
             stack_wait_max_seconds=max(1, round(120 * self.time_scale)),
         )
+        env.update(definitions.RUNTIME_ENVIRONMENT)
         env.update(
             {
                 "AWS_REGION": self.region,
