@@ -29,7 +29,7 @@ from constructs import Construct
 from infra import layer
 from infra.constructs import nag
 from infra.constructs.dead_letters import dead_letter_queue
-from infra.definitions import REPO_ROOT, FunctionDef, Names, function_environment
+from infra.definitions import REPO_ROOT, RUNTIME_ENVIRONMENT, FunctionDef, Names, function_environment
 
 RUNTIME = {
     "3.11": lambda_.Runtime.PYTHON_3_11,
@@ -67,7 +67,11 @@ CONTEXT_RESERVED_CONCURRENCY = "reserved_concurrency"
 
 def powertools_environment(definition: FunctionDef) -> dict[str, str]:
     """What every function gets on top of the keys its ``FunctionDef`` names."""
-    return {"POWERTOOLS_SERVICE_NAME": definition.domain, "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE}
+    return {
+        "POWERTOOLS_SERVICE_NAME": definition.domain,
+        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+        **RUNTIME_ENVIRONMENT,
+    }
 
 
 @dataclass(frozen=True)

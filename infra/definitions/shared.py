@@ -55,9 +55,10 @@ def environment(
     }
 
 
-#: What every function's runtime gets, whatever it reads itself. pydantic looks for plugins in every
-#: installed distribution's metadata the first time it builds a model (its entry points); none of
-#: ours uses one, and the scan is ~2% of an API function's INIT.
+#: What every function's runtime gets, whatever it reads itself (CDK adds it beside Powertools' own
+#: settings; the local cloud's process has it). pydantic looks for plugins in every installed
+#: distribution's metadata the first time it builds a model (its entry points); none of ours uses
+#: one, and the scan is ~2% of an API function's INIT.
 RUNTIME_ENVIRONMENT = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
 
 
@@ -65,4 +66,4 @@ def function_environment(fn: FunctionDef, env: dict[str, str]) -> dict[str, str]
     missing = [k for k in fn.env if k not in env]
     if missing:
         raise KeyError(f"{fn.key} needs environment {missing} that environment() does not define")
-    return {**RUNTIME_ENVIRONMENT, **{k: env[k] for k in fn.env}}
+    return {k: env[k] for k in fn.env}
