@@ -67,15 +67,26 @@ def history(local: runtime.LocalStackpilot, execution_arn: str) -> list[dict[str
     return list(sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"])
 
 
+#: The states that wait on a task token (lambda:invoke.waitForTaskToken) in the two workflows.
+CALLBACK_WAITS = ("AwaitStatus", "AwaitCallback")
+
+
 def until_waiting(local: runtime.LocalStackpilot, execution_arn: str, after: str | None = None) -> None:
-    """Until the execution has submitted a callback task (after the event ``after``, if given)."""
+    """Until the execution waits on a task token (after the event ``after``, if given): its latest
+    state is a callback wait whose Lambda has returned. Any Task records TaskSubmitted, so a plain
+    Task still running (StartChange, executing the change set) does not count."""
     deadline = time.monotonic() + 30
     while True:
-        types = [e["type"] for e in history(local, execution_arn)]
-        if after in types:
-            types = types[types.index(after) :]
-        if "TaskSubmitted" in types and (after is None or after in types):
-            return
+        events = history(local, execution_arn)
+        types = [e["type"] for e in events]
+        if after is None or after in types:
+            start = types.index(after) if after else 0
+            entered = [i for i, e in enumerate(events) if i >= start and e["type"] == "TaskStateEntered"]
+            if entered:
+                last = entered[-1]
+                name = events[last]["stateEnteredEventDetails"]["name"]
+                if name in CALLBACK_WAITS and "TaskSubmitted" in types[last:]:
+                    return
         assert time.monotonic() < deadline, f"{execution_arn} never waited: {types}"
         time.sleep(0.05)
 
