@@ -46,17 +46,17 @@ assert {check}, result
 def _captured_events() -> Iterator[list[tuple[str, Any]]]:
     """Every (function name, event) the local cloud delivers while inside."""
     seen: list[tuple[str, Any]] = []
-    real = lambda_runtime._run_handler
+    real = lambda_runtime._call_handler  # every invocation, synchronous or not, in its turn
 
-    def recording(function: Any, event: Any, request_id: str) -> tuple[bytes, bool]:
+    def recording(function: Any, event: Any, request_id: str, turn: Any) -> tuple[bytes, bool]:
         seen.append((function.function_name, event))
-        return real(function, event, request_id)
+        return real(function, event, request_id, turn)
 
-    lambda_runtime._run_handler = recording
+    lambda_runtime._call_handler = recording  # type: ignore[assignment]
     try:
         yield seen
     finally:
-        lambda_runtime._run_handler = real
+        lambda_runtime._call_handler = real  # type: ignore[assignment]
 
 
 def _first(seen: list[tuple[str, Any]], name: str, keep: Callable[[Any], bool]) -> Any:
