@@ -5,12 +5,11 @@ Two ways to run it, same bootstrap:
 - ``LocalCloud.server(port)`` — a ThreadedMotoServer on 127.0.0.1 (``stackpilot local serve``).
 Either way the Lambda handlers run in this process, with one shared environment. With ``persist``
 (``stackpilot local serve``), the world is restored from ``state_dir`` on start and saved there as it
-changes (``infra/local/persistence.py``; in-flight work: ``infra/local/recovery.py``).
+changes (``infra/local/persistence/``; in-flight work: ``infra/local/recovery.py``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -31,28 +30,12 @@ from botocore.config import Config
 from infra import definitions
 from infra.definitions import BUS_RULES, FUNCTIONS, SCHEDULES, STATE_MACHINES, TABLES, TOPICS, Names
 from infra.local import patches
+from infra.local.containers import fresh_containers
 from infra.tables import create_table_request, load_model, table_spec
 
 SERVICE_ACCOUNT = "123456789012"
 DEFAULT_STATE_DIR = definitions.REPO_ROOT / ".stackpilot"
 TAP_QUEUE = "bus-tap"
-# How a restore names what it found (a table's key otherwise); callbacks are transient.
-_TABLE_LABELS = {
-    "accounts": "connections",
-    "api-keys": "API keys",
-    "stack-history": "stack history entries",
-    "audit": "audit entries",
-}
-_UNCOUNTED_TABLES = frozenset({"account-callbacks"})
-# Uniqueness claims share their records' tables (an account+region's live connection, a key name).
-_CLAIM_PREFIXES = ("claim#", "name#")
-
-
-def _is_claim(item: Any) -> bool:
-    keys = (item.hash_key, item.range_key)
-    return any(str(getattr(key, "value", "")).startswith(_CLAIM_PREFIXES) for key in keys if key is not None)
-
-
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 2})
 
 
@@ -231,47 +214,16 @@ class LocalCloud:
         return "\n".join(lines)
 
     def fingerprint(self) -> str:
-        """What a snapshot's data depends on: the tables' schemas and the resources bootstrapped around
-        them. Code (handlers, state machine definitions, environment) is redeployed on every restore."""
-        names = self.names
-        described = {
-            "account": SERVICE_ACCOUNT,
-            "stage": self.stage,
-            "region": self.region,
-            "tables": [
-                create_table_request(names.table(t.key), table_spec(load_model(t.model))) for t in TABLES
-            ],
-            "functions": [names.function(fn.key) for fn in FUNCTIONS],
-            "state_machines": [names.state_machine(sm.key) for sm in STATE_MACHINES],
-            "topics": [[t.subscriber, list(t.regions)] for t in TOPICS],
-            "schedules": [[s.key, s.expression, s.function, s.state_machine] for s in SCHEDULES],
-            "bus_rules": [[r.key, r.pattern, r.function] for r in BUS_RULES],
-        }
-        return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
+        """What a snapshot's data depends on (code is redeployed on every restore)."""
+        from infra.local.persistence import world
+
+        return world.fingerprint(self.names, SERVICE_ACCOUNT, self.stage, self.region)
 
     def counts(self) -> dict[str, int]:
-        """What the world holds, read from moto's backends directly (a snapshot holds every request
-        back while it counts)."""
-        from moto.cloudformation.models import cloudformation_backends
-        from moto.dynamodb.models import dynamodb_backends
+        """What the world holds, read from moto's backends directly."""
+        from infra.local.persistence import world
 
-        tables = dynamodb_backends[SERVICE_ACCOUNT][self.region].tables
-        counts = {}
-        for table in TABLES:
-            if table.key in _UNCOUNTED_TABLES:
-                continue
-            found = tables.get(self.names.table(table.key))
-            records = [item for item in found.all_items() if not _is_claim(item)] if found is not None else []
-            counts[_TABLE_LABELS.get(table.key, table.key)] = len(records)
-        counts["customer stacks"] = sum(
-            1
-            for account, regions in list(cloudformation_backends.items())
-            if account != SERVICE_ACCOUNT
-            for backend in list(regions.values())
-            for stack in list(backend.stacks.values())
-            if stack.status != "DELETE_COMPLETE"
-        )
-        return counts
+        return world.counts(self.names, SERVICE_ACCOUNT, self.region)
 
     def _progress(self) -> int:
         """Grows whenever the world may have changed: writes, and background work (executions, stack
@@ -573,46 +525,6 @@ class LocalCloud:
             for message in messages:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
                 yield json.loads(message["Body"])
-
-
-def fresh_containers() -> None:
-    """A new local cloud means new Lambda containers: handler modules are imported anew on their
-    next invocation, with fresh settings, clients and caches (they stay warm within one cloud)."""
-    import sys
-
-    for name in [n for n in sys.modules if n.startswith("functions.") and ".handlers." in n]:
-        del sys.modules[name]
-        # The package keeps the old module as an attribute: `from pkg import mod` would hand out the
-        # stale module (and a test patching it would patch a container nobody runs any more).
-        package, _, child = name.rpartition(".")
-        if package in sys.modules and getattr(sys.modules[package], child, None) is not None:
-            delattr(sys.modules[package], child)
-    settings = sys.modules.get("functions.shared.settings")
-    if settings is not None:
-        settings.reset_all()  # every domain's settings, read again from this cloud's environment
-    dynamo = sys.modules.get("functions.shared.dal.dynamo")
-    if dynamo is not None:
-        dynamo.connection.cache_clear()  # its client was bound to the previous endpoint
-    aws = sys.modules.get("functions.shared.integrations.aws")
-    if aws is not None:
-        aws.client.cache_clear()
-        aws.session.cache_clear()
-    _reset_log_levels()
-
-
-def _reset_log_levels() -> None:
-    """Powertools configures a service's logger once per process and skips that afterwards: a new
-    container must still log at the level its own environment asks for (POWERTOOLS_LOG_LEVEL)."""
-    import logging
-
-    from aws_lambda_powertools.logging.constants import LOGGER_ATTRIBUTE_PRECONFIGURED
-
-    level = os.environ.get("POWERTOOLS_LOG_LEVEL", "INFO").upper()
-    for candidate in list(logging.Logger.manager.loggerDict.values()):
-        if isinstance(candidate, logging.Logger) and getattr(
-            candidate, LOGGER_ATTRIBUTE_PRECONFIGURED, False
-        ):
-            candidate.setLevel(level)
 
 
 def render_asl(sm: definitions.StateMachineDef, function_arn: Any) -> str:

@@ -1,4 +1,4 @@
-"""The local cloud keeps its state across restarts (infra/local/persistence.py, recovery.py): what a
+"""The local cloud keeps its state across restarts (infra/local/persistence/, recovery.py): what a
 user made through the API, the customer accounts' resources, and the work in flight when it stopped.
 
 Every local cloud here persists into a pytest tmp_path, never the developer's .stackpilot/.

@@ -1,4 +1,4 @@
-"""The snapshot file (infra/local/persistence.py): written atomically, checked before it is read, and
+"""The snapshot file (infra/local/persistence/files.py): written atomically, checked before it is read, and
 moto's unpicklable parts rebuilt on load. No local cloud needed."""
 
 from __future__ import annotations
@@ -54,7 +54,10 @@ def test_a_write_that_dies_before_the_rename_leaves_the_previous_snapshot(
         (lambda raw: raw[:-3], "truncated or damaged"),
         (lambda raw: raw[:-3] + b"xyz", "truncated or damaged"),
         (lambda raw: raw.replace(b'"moto": "5.2.5"', b'"moto": "5.0.0"'), "written by moto 5.0.0"),
-        (lambda raw: raw.replace(b'"format": 1', b'"format": 99'), "snapshot format 99"),
+        (
+            lambda raw: raw.replace(b'"format": %d' % persistence.FORMAT, b'"format": 99'),
+            "snapshot format 99",
+        ),
         (lambda raw: b"something else entirely", "not a stackpilot snapshot"),
         (lambda raw: persistence.MAGIC + b"{not json\n", "unreadable header"),
     ],
@@ -106,8 +109,8 @@ class _Child:
 
 def test_locks_lambdas_and_weak_references_are_rebuilt_on_load() -> None:
     buffer = io.BytesIO()
-    persistence._Pickler(buffer, {}).dump(_Model())
-    model = persistence._Unpickler(io.BytesIO(buffer.getvalue())).load()
+    persistence.pickling._Pickler(buffer, {}).dump(_Model())
+    model = persistence.pickling._Unpickler(io.BytesIO(buffer.getvalue())).load()
     with model.lock, model.plain_lock:  # working locks, fresh
         pass
     assert model.event.is_set()
@@ -116,10 +119,10 @@ def test_locks_lambdas_and_weak_references_are_rebuilt_on_load() -> None:
 
 
 def test_what_may_write_is_told_from_the_request() -> None:
-    assert persistence._is_write("POST", "DynamoDB_20120810.PutItem", None, "")
-    assert not persistence._is_write("POST", "DynamoDB_20120810.GetItem", None, "")
-    assert not persistence._is_write("POST", None, "Action=DescribeStacks&Version=1", "")
-    assert persistence._is_write("POST", None, "Action=CreateStack&Version=1", "")
-    assert not persistence._is_write("GET", None, None, "/2015-03-31/functions")
-    assert persistence._is_write("PUT", None, None, "/bucket/key")
-    assert not persistence._is_write("POST", None, None, "/2015-03-31/functions/f/invocations")
+    assert persistence.gate._is_write("POST", "DynamoDB_20120810.PutItem", None, "")
+    assert not persistence.gate._is_write("POST", "DynamoDB_20120810.GetItem", None, "")
+    assert not persistence.gate._is_write("POST", None, "Action=DescribeStacks&Version=1", "")
+    assert persistence.gate._is_write("POST", None, "Action=CreateStack&Version=1", "")
+    assert not persistence.gate._is_write("GET", None, None, "/2015-03-31/functions")
+    assert persistence.gate._is_write("PUT", None, None, "/bucket/key")
+    assert not persistence.gate._is_write("POST", None, None, "/2015-03-31/functions/f/invocations")
