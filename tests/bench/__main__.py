@@ -40,24 +40,34 @@ def init_costs() -> None:
     floors = {f.label: f.code for f in (*API_FLOORS.values(), *RECEIVERS.values())}
     tasks = [f.key for f in FUNCTIONS if f.key not in API_FUNCTIONS and f.key not in RECEIVERS]
     keys = [*API_FUNCTIONS, *RECEIVERS, *tasks]
-    costs = {c.label: c for c in measure({**{k: handler_import(k) for k in keys}, **floors})}
+    with_goals = [*API_FUNCTIONS, *RECEIVERS, *floors]
+    targets = {**{k: handler_import(k) for k in keys}, **floors}
+    costs = {c.label: c for c in measure(targets, init_only=with_goals)}
     print("INIT cost: CPU time of a fresh interpreter importing the handler, fastest of 9, as a ratio")
-    print("to `python -c pass` measured alternately in the same run (a clean venv, code via PYTHONPATH)")
+    print("to `python -c pass` measured alternately in the same run (a clean venv, code via PYTHONPATH).")
+    print("Goals are judged on the first figure (the method the goals were set with); [INIT only] is the")
+    print("same without the interpreter's teardown, which no cold start pays (each over bare, likewise).")
     for key in keys:
         cost = costs[key]
         if key in API_FUNCTIONS:
+            floor = costs[API_FLOORS[key].label]
             met = "met" if cost.ratio <= API_GOAL else "NOT met"
-            goal = f"goal <= {API_GOAL:.0f}x {met} (its floor {costs[API_FLOORS[key].label].ratio:.1f}x)"
+            goal = f"goal <= {API_GOAL:.0f}x {met}, floor {floor.ratio:.1f}x [{floor.init_only_ratio:.1f}x]"
         elif key in RECEIVERS:
-            base = costs[RECEIVERS[key].label].ratio
-            limit = RECEIVER_GOAL * base
+            floor = costs[RECEIVERS[key].label]
+            limit = RECEIVER_GOAL * floor.ratio
             met = "met" if cost.ratio <= limit else "NOT met"
-            goal = f"goal <= {RECEIVER_GOAL}x its floor {base:.1f}x = {limit:.1f}x {met}"
+            goal = (
+                f"goal <= {RECEIVER_GOAL}x its floor {floor.ratio:.1f}x = {limit:.1f}x {met}"
+                f" [{floor.init_only_ratio:.1f}x]"
+            )
         else:
             goal = "(a Step Functions task: no goal)"
-        print(f"  {key:26s} {cost.ratio:6.1f}x  ({cost.cpu_ms:4.0f} ms)  {goal}")
+        init_only = f"[{cost.init_only_ratio:4.1f}x]" if cost.init_only_ratio else " " * 7
+        print(f"  {key:26s} {cost.ratio:6.1f}x {init_only} ({cost.cpu_ms:4.0f} ms)  {goal}")
     for label in floors:
-        print(f"  {label:72s} {costs[label].ratio:6.1f}x  ({costs[label].cpu_ms:4.0f} ms)")
+        cost = costs[label]
+        print(f"  {label:72s} {cost.ratio:6.1f}x [{cost.init_only_ratio:4.1f}x] ({cost.cpu_ms:4.0f} ms)")
 
 
 def init_breakdown() -> None:

@@ -13,6 +13,7 @@ import site
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,10 @@ from infra.definitions import REPO_ROOT, function
 from infra.local.cloud import LocalCloud
 
 BARE = "pass"
+# INIT only: the interpreter ends without tearing down (no module cleanup, no final collection), as
+# Lambda's never does at INIT. What `python -c` measures includes that teardown, which rewards what is
+# cheap to tear down (what gc.freeze put out of the collector's reach) and is no part of a cold start.
+_NO_TEARDOWN = "\nimport os; os._exit(0)"
 
 # What a function written the house way must load, and nothing of ours: a pydantic model, Powertools'
 # Logger, and as the function needs them a botocore client (built, as a receiver builds it at INIT),
@@ -70,6 +75,7 @@ class InitCost:
     label: str
     ratio: float
     cpu_ms: float
+    init_only_ratio: float | None = None  # without the interpreter's teardown, when asked for
 
 
 def _cpu_seconds(code: str, env: dict[str, str]) -> float:
@@ -105,20 +111,32 @@ def handler_import(function_key: str) -> str:
     return f"import {module} as m; m.{attr}"
 
 
-def measure(targets: dict[str, str], rounds: int = 9, cloud: LocalCloud | None = None) -> list[InitCost]:
-    """``targets``: label -> python code run in a fresh interpreter. Returns each one's ratio to bare.
+def measure(
+    targets: dict[str, str], rounds: int = 9, cloud: LocalCloud | None = None, init_only: Iterable[str] = ()
+) -> list[InitCost]:
+    """``targets``: label -> python code run in a fresh interpreter. Returns each one's ratio to bare,
+    and for the labels in ``init_only`` also its ratio without teardown (to bare without teardown).
     With ``cloud`` (in server mode), the code may call it: its functions' environment and endpoint."""
     env = _environment(cloud)
-    for code in targets.values():  # warm the .pyc caches and the page cache once
+    without = {f"{label} {_NO_TEARDOWN}": targets[label] + _NO_TEARDOWN for label in init_only}
+    runs = {BARE: BARE, **targets, **({_NO_TEARDOWN: _NO_TEARDOWN} if without else {}), **without}
+    for code in runs.values():  # warm the .pyc caches and the page cache once
         _cpu_seconds(code, env)
-    samples: dict[str, list[float]] = {label: [] for label in (BARE, *targets)}
+    samples: dict[str, list[float]] = {label: [] for label in runs}
     for _ in range(rounds):
-        samples[BARE].append(_cpu_seconds(BARE, env))
-        for label, code in targets.items():
+        for label, code in runs.items():
             samples[label].append(_cpu_seconds(code, env))
     # The fastest of N: noise from other processes only ever adds CPU time, never removes it.
-    bare = min(samples[BARE])
-    return [InitCost(label, min(samples[label]) / bare, min(samples[label]) * 1000) for label in targets]
+    fastest = {label: min(times) for label, times in samples.items()}
+    return [
+        InitCost(
+            label,
+            fastest[label] / fastest[BARE],
+            fastest[label] * 1000,
+            fastest[f"{label} {_NO_TEARDOWN}"] / fastest[_NO_TEARDOWN] if label in init_only else None,
+        )
+        for label in targets
+    ]
 
 
 # Where INIT goes: each module's own import time (-X importtime "self"), charged to the package that

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from functools import cache
+from typing import Any
 
 import pytest
 
@@ -39,15 +40,26 @@ NOT_LOADED = {
 
 
 @cache
-def loaded_at_init(function_key: str) -> frozenset[str]:
+def _init(function_key: str) -> dict[str, Any]:
+    """The modules a fresh interpreter loaded importing the handler (in the order it began them), and the
+    cyclic garbage collector's state once it is done."""
     module, _, attr = function(function_key).handler.rpartition(".")
-    code = f"import json, sys\nimport {module} as m\nm.{attr}\nprint(json.dumps(sorted(sys.modules)))"
+    code = (
+        f"import gc, json, sys\nimport {module} as m\nm.{attr}\n"
+        "state = {'modules': list(sys.modules), 'gc': gc.isenabled(), 'frozen': gc.get_freeze_count()}\n"
+        "print(json.dumps(state))"
+    )
     env = {**os.environ, **LocalCloud().environment(), "PYTHONPATH": str(REPO_ROOT)}
     env.pop("AWS_ENDPOINT_URL", None)  # INIT makes no call
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=REPO_ROOT
     )
-    return frozenset(json.loads(done.stdout.splitlines()[-1]))
+    found: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    return found
+
+
+def loaded_at_init(function_key: str) -> frozenset[str]:
+    return frozenset(_init(function_key)["modules"])
 
 
 @pytest.mark.parametrize("function_key", [f.key for f in FUNCTIONS])
@@ -62,3 +74,44 @@ def test_a_function_loads_its_own_use_case_only(function_key: str) -> None:
     modules = loaded_at_init(function_key)
     assert function(function_key).handler.rpartition(".")[0] in modules
     assert [name for name in NOT_LOADED[function_key] if name in modules] == []
+
+
+@pytest.mark.parametrize("function_key", [f.key for f in FUNCTIONS])
+def test_init_runs_without_the_cyclic_collector_and_ends_with_it_running(function_key: str) -> None:
+    # GIVEN a fresh interpreter WHEN it imports the function's handler
+    init = _init(function_key)
+    # THEN functions.startup was the first of our modules it began (it pauses the collector), after the
+    # handler module itself and its packages (empty) ...
+    handler = function(function_key).handler.rpartition(".")[0]
+    path = {handler.rsplit(".", n)[0] for n in range(handler.count("."))}
+    ours = [name for name in init["modules"] if name.startswith("functions.") and name not in path]
+    assert ours[0] == "functions.startup"
+    # ... and the handler said INIT was over: the collector runs, with what INIT built frozen
+    assert init["gc"] is True
+    assert init["frozen"] > 10_000
+
+
+def test_only_the_first_init_in_a_process_pauses_and_freezes() -> None:
+    # GIVEN one process (the local cloud's) that imports one handler, then another, then the first anew
+    code = (
+        "import gc, importlib, sys\n"
+        "import functions.stacks.handlers.api\n"
+        "first = gc.get_freeze_count()\n"
+        "later = []\n"
+        "gc.freeze = lambda: later.append(1)\n"
+        "import functions.accounts.handlers.api\n"
+        "del sys.modules['functions.stacks.handlers.api']\n"
+        "import functions.stacks.handlers.api\n"
+        "print(first, len(later), gc.isenabled())\n"
+    )
+    env = {**os.environ, **LocalCloud().environment(), "PYTHONPATH": str(REPO_ROOT)}
+    env.pop("AWS_ENDPOINT_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=REPO_ROOT
+    )
+    first, later_freezes, enabled = done.stdout.split()
+    # THEN the first froze what it built, the later ones froze nothing (no garbage of the process made
+    # permanent), and the collector runs
+    assert int(first) > 10_000
+    assert later_freezes == "0"
+    assert enabled == "True"

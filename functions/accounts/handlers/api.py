@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions import startup
 from functions.accounts.handlers import composition
 from functions.accounts.logic import connections
 from functions.accounts.models.api import ConnectAccountRequest, ConnectionList, ConnectionView
@@ -69,3 +70,6 @@ def disconnect(connection_id: ConnectionIdPath) -> ConnectionView:
 @log.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return rest.handle(app, event, context, AUDIT_LOG, log)
+
+
+startup.ready()  # INIT ends here

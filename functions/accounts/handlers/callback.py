@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
+from functions import startup
 from functions.accounts.handlers import composition
 from functions.accounts.logic.callback import handle_request
 from functions.accounts.models.callback import CustomResourceRequest
@@ -41,3 +42,6 @@ def _fields(exc: Exception) -> list[str]:
     if isinstance(exc, ValidationError):
         return [".".join(str(p) for p in err["loc"]) for err in exc.errors()]
     return ["Message"]
+
+
+startup.ready()  # INIT ends here

@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions import startup
 from functions.accounts.handlers import composition
 from functions.accounts.logic.outcome import record_outcome
 from functions.accounts.models.workflow import RecordOutcomeInput, RecordOutcomeOutput
@@ -30,3 +31,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     )
     log.info("connection outcome recorded", extra={"status": recorded.status.value})
     return RecordOutcomeOutput(status=recorded.status.value, reason=recorded.reason).model_dump(mode="json")
+
+
+startup.ready()  # INIT ends here

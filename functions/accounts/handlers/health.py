@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions import startup
 from functions.accounts.handlers import composition
 from functions.accounts.logic.health import sweep
 from functions.shared.observability import logger
@@ -20,3 +21,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     report = sweep(DEPS, DEPS.connections.list_connected())
     log.info("health sweep done", extra=asdict(report))
     return asdict(report)
+
+
+startup.ready()  # INIT ends here

@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions import startup
 from functions.accounts.handlers import composition
 from functions.accounts.logic.verification import register_waiter
 from functions.accounts.models.workflow import RegisterWaiterInput, RegisterWaiterOutput
@@ -21,3 +22,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     # The token is a credential for this execution: it goes to the table, never to a log.
     register_waiter(CONNECTIONS, task.org_id, task.connection_id, task.task_token)
     return RegisterWaiterOutput(registered=True).model_dump(mode="json")
+
+
+startup.ready()  # INIT ends here

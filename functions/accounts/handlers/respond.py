@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions import startup
 from functions.accounts.handlers import composition
 from functions.accounts.logic.respond import answer_cloudformation
 from functions.accounts.models.workflow import RespondInput, RespondOutput
@@ -20,3 +21,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     task = RespondInput.model_validate(event)
     answered, status = answer_cloudformation(DEPS, task.org_id, task.connection_id, task.state)
     return RespondOutput(answered=answered, status=status.value).model_dump(mode="json")
+
+
+startup.ready()  # INIT ends here

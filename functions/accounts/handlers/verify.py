@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions import startup
 from functions.accounts.handlers import composition
 from functions.accounts.logic.verification import verify_role
 from functions.accounts.models.workflow import VerifyRoleInput, VerifyRoleOutput
@@ -20,3 +21,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     task = VerifyRoleInput.model_validate(event)
     account = verify_role(DEPS, task.org_id, task.connection_id, task.role_arn)
     return VerifyRoleOutput(account_id=account).model_dump(mode="json")
+
+
+startup.ready()  # INIT ends here

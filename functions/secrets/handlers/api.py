@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions import startup
 from functions.secrets.dal import repository
 from functions.secrets.integrations.kms import KmsDataKeys
 from functions.secrets.logic import secrets
@@ -80,3 +81,6 @@ def delete_secret(name: NamePath) -> Response[Any]:
 @log.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return rest.handle(app, event, context, AUDIT_LOG, log)
+
+
+startup.ready()  # INIT ends here

@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions import startup
 from functions.shared.models.ids import STACK_ID_PATTERN
 from functions.shared.observability import logger
 from functions.shared.rest import resolver as rest
@@ -109,3 +110,6 @@ def template(stack_id: StackIdPath) -> Response[str]:
 
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return rest.handle(app, event, context, AUDIT_LOG, log)
+
+
+startup.ready()  # INIT ends here

@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions import startup
 from functions.shared.observability import logger
 from functions.stacks.handlers import composition
 from functions.stacks.logic import steps
@@ -23,3 +24,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     )
     # delete_stack reads them all to know whether a next phase waits.
     return outcome.model_dump(mode="json", by_alias=True)
+
+
+startup.ready()  # INIT ends here

@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions import startup
 from functions.shared.observability import logger
 from functions.stacks.handlers import composition
 from functions.stacks.logic import reconcile
@@ -21,3 +22,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     groups = reconcile.plan(GROUPS)
     log.info("Reconcile planned", extra={"groups": len(groups)})
     return PlanOutput.model_validate({"groups": groups}).model_dump(mode="json", by_alias=True)
+
+
+startup.ready()  # INIT ends here

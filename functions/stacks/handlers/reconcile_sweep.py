@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions import startup
 from functions.shared.observability import logger
 from functions.stacks.handlers import composition
 from functions.stacks.logic import reconcile
@@ -25,3 +26,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     result = reconcile.sweep(DEPS, group)
     log.info("Group swept", extra=result.as_dict())
     return SweepOutput.model_validate(result.as_dict()).model_dump(mode="json", by_alias=True)
+
+
+startup.ready()  # INIT ends here

@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions import startup
 from functions.shared.observability import logger
 from functions.stacks.handlers import composition
 from functions.stacks.logic import steps
@@ -21,3 +22,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     return steps.start_change(DEPS, task.org_id, task.stack_id, task.seq, task.connection_id).model_dump(
         mode="json", by_alias=True
     )
+
+
+startup.ready()  # INIT ends here

@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions import startup
 from functions.shared.observability import logger
 from functions.stacks.handlers import composition
 from functions.stacks.logic import account_status
@@ -29,3 +30,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     )
     log.info("Stack status event", extra={"outcome": outcome, "status": status_details.get("status")})
     return {"outcome": outcome}
+
+
+startup.ready()  # INIT ends here

@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AwareDatetime
 
+from functions import startup
 from functions.shared.clock import now
 from functions.shared.dal.audit_store import DynamoAuditLog
 from functions.shared.integrations import aws
@@ -217,3 +218,6 @@ def verify_audit(
 @log.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return rest.handle(app, event, context, AUDIT_LOG, log)
+
+
+startup.ready()  # INIT ends here

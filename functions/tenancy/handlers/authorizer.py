@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from functions import startup
 from functions.shared.clock import now
 from functions.shared.dal.audit_store import AppendPolicy, DynamoAuditLog
 from functions.shared.integrations import aws
@@ -57,3 +58,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if denied.unrecorded:
             logger.error("Could not record a denial in the audit log", extra={"error": denied.unrecorded})
         return policy("Deny", "denied", str(event["methodArn"]), {"reason": denied.reason})
+
+
+startup.ready()  # INIT ends here
