@@ -1,0 +1,25 @@
+"""Domain errors. Class names are the contract with the ASL's Retry/Catch; the kind each derives
+from (``functions/shared/errors.py``) is its answer to an API caller."""
+
+from __future__ import annotations
+
+from functions.shared.errors import DependencyDown, StackpilotError, Unauthenticated
+
+
+class ReleasesError(StackpilotError):
+    """Base class; ``str(e)`` is a reason a user can act on."""
+
+
+# --- receiving a webhook: what a sender reads in its delivery log. Never the secret, the expected
+# signature or anything derived from them.
+class SignatureRefused(ReleasesError, Unauthenticated):
+    """The delivery's signature is missing, malformed, of another algorithm, or wrong: 401."""
+
+
+class WebhookSecretMissing(ReleasesError, DependencyDown):
+    """No webhook secret is configured: nothing can be verified, so nothing is accepted (503; the
+    operator is told in the logs)."""
+
+
+class MalformedDelivery(ReleasesError):
+    """An authentic delivery whose body is not the JSON its event promises: 400."""
