@@ -23,3 +23,11 @@ class WebhookSecretMissing(ReleasesError, DependencyDown):
 
 class MalformedDelivery(ReleasesError):
     """An authentic delivery whose body is not the JSON its event promises: 400."""
+
+
+class DeliveryTooLarge(ReleasesError):
+    """A body larger than GitHub ever sends (25 MB): 413, refused before it is verified or read."""
+
+
+class ServiceUnavailable(ReleasesError, DependencyDown):
+    """A dependency failed; nothing was left half-written (a redelivery will be taken)."""

@@ -22,12 +22,12 @@ class Account(_Lenient):
 
 
 class Repository(_Lenient):
-    id: int
+    id: int = Field(gt=0)
     full_name: str = Field(min_length=3, max_length=140, description="owner/name")
 
 
 class Installation(_Lenient):
-    id: int
+    id: int = Field(gt=0)
 
 
 class CommitAuthor(_Lenient):
