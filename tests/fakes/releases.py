@@ -11,6 +11,14 @@ from functions.releases.exceptions import ServiceUnavailable
 from functions.releases.models.routing import InstallationLink, Route
 
 
+@dataclass(frozen=True)
+class FixedSecret:
+    secret: bytes
+
+    def value(self) -> bytes:
+        return self.secret
+
+
 @dataclass
 class InMemoryRoutes:
     """Links by installation id, and the stacks tracking (repository id, branch)."""
@@ -38,19 +46,17 @@ class InMemoryDeliveries:
         self.received[delivery_id] = (event, received_at)
         return True
 
-    def release(self, delivery_id: str) -> None:
-        self.calls["release"] += 1
-        self.received.pop(delivery_id, None)
-
 
 @dataclass
 class RecordingWorkflow:
     """Step Functions as far as starting goes: names are unique; ``fail`` makes the next start fail."""
 
     started: dict[str, dict[str, Any]] = field(default_factory=dict)
+    starts: int = 0
     fail: bool = False
 
     def start(self, name: str, payload: dict[str, Any]) -> str:
+        self.starts += 1
         if self.fail:
             self.fail = False
             raise ServiceUnavailable("could not start the workflow: ThrottlingException")

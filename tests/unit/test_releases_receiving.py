@@ -24,7 +24,7 @@ from functions.releases.logic import receiving, signatures
 from functions.releases.logic.receiving import Delivery, ReceiveDeps
 from functions.releases.models.routing import InstallationLink, LinkStatus
 from functions.releases.models.workflow import ReleaseRequest
-from tests.fakes.releases import InMemoryDeliveries, InMemoryRoutes, RecordingWorkflow
+from tests.fakes.releases import FixedSecret, InMemoryDeliveries, InMemoryRoutes, RecordingWorkflow
 
 SECRET = b"webhook-secret-for-tests"
 NOW = datetime(2026, 12, 8, 1, 0, tzinfo=UTC)
@@ -72,7 +72,10 @@ class World:
 
     def deps(self, secret: bytes = SECRET) -> ReceiveDeps:
         return ReceiveDeps(
-            secret=secret, routes=self.routes, deliveries=self.deliveries, workflow=self.workflow
+            webhook_secret=FixedSecret(secret),
+            routes=self.routes,
+            deliveries=self.deliveries,
+            workflow=self.workflow,
         )
 
     def receive(self, delivery: Delivery) -> receiving.Receipt:
@@ -107,15 +110,16 @@ def test_a_replayed_delivery_answers_2xx_and_changes_nothing() -> None:
     assert len(world.workflow.started) == 1
 
 
-def test_a_release_that_cannot_start_forgets_the_delivery_so_its_redelivery_is_taken() -> None:
+def test_a_release_that_cannot_start_claims_nothing_so_its_redelivery_is_taken() -> None:
     world = World()
     world.workflow.fail = True
-    # WHEN Step Functions refuses the start THEN the answer is a 503 kind and the claim is let go
+    # WHEN Step Functions refuses the start THEN the answer is a 503 kind and nothing is claimed
     with pytest.raises(ServiceUnavailable):
         world.receive(_delivery())
     assert world.deliveries.received == {}
     # AND the redelivery (same id) starts it
     assert world.receive(_delivery()).status == 202
+    assert list(world.workflow.started) == [DELIVERY]
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,12 @@ from typing import Any, Protocol
 from functions.releases.models.routing import Route
 
 
+class AppSecret(Protocol):
+    def value(self) -> bytes:
+        """The secret's bytes; empty when none is configured (nothing can then be verified)."""
+        ...
+
+
 class RouteDirectory(Protocol):
     def route(self, installation_id: int, repository_id: int, branch: str) -> Route:
         """The installation's link and the stacks tracking ``repository_id``'s ``branch``, in one read."""
@@ -22,14 +28,10 @@ class DeliveryLog(Protocol):
         """Records the delivery unless it was recorded before (a conditional write); False if it was."""
         ...
 
-    def release(self, delivery_id: str) -> None:
-        """Forgets a claimed delivery whose work could not start, so a redelivery is not taken for a
-        replay."""
-        ...
-
 
 class ReleaseWorkflow(Protocol):
     def start(self, name: str, payload: dict[str, Any]) -> str:
-        """Starts the execution ``name`` (the delivery id); returns its ARN. Raises the domain's
-        ``DependencyDown`` kind if Step Functions could not start it."""
+        """Starts the execution ``name`` (the delivery id); returns its ARN. Starting a name again
+        starts nothing and returns the first one's ARN. Raises the domain's ``DependencyDown`` kind if
+        Step Functions could not start it."""
         ...

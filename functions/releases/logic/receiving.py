@@ -5,9 +5,11 @@ the body parsed. The org comes from the installation's link alone, never from th
 authentic delivery is answered 2xx, including those ignored (GitHub keeps the answer in its delivery
 log, so it says what was ignored and why); GitHub never retries by itself.
 
-A push to a tracked branch claims its delivery id (the dedupe, a conditional write) and starts one
-release execution named by it, which fans out to the stacks tracking that repository and branch. So
-the ack makes two DynamoDB calls (the route, the claim) and one StartExecution.
+A push to a tracked branch starts one release execution named by its delivery id (which fans out to
+the stacks tracking that repository and branch), then claims the delivery id (the dedupe, a
+conditional write with a TTL past GitHub's redelivery window). So the ack makes two DynamoDB calls
+(the route, the claim) and one StartExecution, and a replay starts nothing: Step Functions keeps one
+execution per name.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
-from functions.releases.exceptions import DeliveryTooLarge, MalformedDelivery, ReleasesError
+from functions.releases.exceptions import DeliveryTooLarge, MalformedDelivery
 from functions.releases.logic import signatures
-from functions.releases.logic.ports import DeliveryLog, ReleaseWorkflow, RouteDirectory
+from functions.releases.logic.ports import AppSecret, DeliveryLog, ReleaseWorkflow, RouteDirectory
 from functions.releases.models.routing import LinkStatus
 from functions.releases.models.webhooks import PushEvent
 from functions.releases.models.workflow import ReleaseRequest
@@ -55,7 +57,7 @@ class Receipt:
 
 @dataclass(frozen=True)
 class ReceiveDeps:
-    secret: bytes  # the App's webhook secret (empty: not configured, nothing is accepted)
+    webhook_secret: AppSecret  # empty: not configured, so nothing is accepted
     routes: RouteDirectory
     deliveries: DeliveryLog
     workflow: ReleaseWorkflow
@@ -66,7 +68,7 @@ def receive(deps: ReceiveDeps, delivery: Delivery, received_at: datetime) -> Rec
     ``WebhookSecretMissing``/``ServiceUnavailable`` (503); anything authentic is answered 2xx."""
     if len(delivery.body) > MAX_BODY_BYTES:
         raise DeliveryTooLarge(f"a delivery is at most {MAX_BODY_BYTES} bytes")
-    signatures.verify(deps.secret, delivery.body, delivery.signature)
+    signatures.verify(deps.webhook_secret.value(), delivery.body, delivery.signature)
     event = delivery.event or ""
     if not _EVENT.fullmatch(event):
         raise MalformedDelivery("the X-GitHub-Event header is missing or not an event name")
@@ -110,13 +112,11 @@ def _push(deps: ReceiveDeps, delivery_id: str, push: PushEvent, received_at: dat
         sender=push.sender.login,
         stack_ids=route.stack_ids,
     )
+    # Started first, claimed second: starting is idempotent by name (a replay's start is a no-op), so
+    # a start that fails leaves no claim behind and GitHub's redelivery of it is taken, not ignored.
+    arn = deps.workflow.start(delivery_id, request.model_dump(mode="json"))
     if not deps.deliveries.claim(delivery_id, "push", received_at):
         return Receipt(200, f"already received: delivery {delivery_id} changed nothing")
-    try:
-        arn = deps.workflow.start(delivery_id, request.model_dump(mode="json"))
-    except ReleasesError:
-        deps.deliveries.release(delivery_id)  # GitHub's redelivery of it must not read as a replay
-        raise
     return Receipt(202, f"release started for {len(route.stack_ids)} stack(s) tracking {where}", arn)
 
 

@@ -1,0 +1,110 @@
+"""The releases tables on DynamoDB (moto): a push is routed in one read, and a delivery id is claimed
+once however many identical deliveries race for it."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from botocore.client import BaseClient
+from moto import mock_aws
+
+from functions.releases.dal.models import GitDeliveryModel, GitLinkModel, GitTrackingModel
+from functions.releases.dal.repository import DELIVERY_KEPT, DynamoDeliveryLog, DynamoRouteDirectory
+from functions.releases.models.routing import LinkStatus
+from functions.shared.dal import dynamo
+from functions.shared.dal.dynamo import bind
+from functions.shared.integrations import aws
+
+REGION = "us-east-1"
+NOW = datetime(2026, 12, 8, 1, 0, tzinfo=UTC)
+STACK_A, STACK_B = "stk_" + "a" * 26, "stk_" + "b" * 26
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
+    for var in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        aws.session.cache_clear()
+        aws.client.cache_clear()
+        dynamo.connection.cache_clear()
+        bind(
+            REGION,
+            {GitLinkModel: "t-links", GitTrackingModel: "t-tracking", GitDeliveryModel: "t-deliveries"},
+        )
+        for model in (GitLinkModel, GitTrackingModel, GitDeliveryModel):
+            model.create_table(wait=True)
+        GitLinkModel(42, link_id="lnk_acme", org_id="org_acme", status="ACTIVE").save()
+        GitTrackingModel(7, "main", org_id="org_acme", stack_ids={STACK_B, STACK_A}).save()
+        GitTrackingModel(7, "other-org", org_id="org_other", stack_ids={STACK_A}).save()
+        counted: Counter[str] = Counter()
+        real = BaseClient._make_api_call
+
+        def counting(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+            counted[operation] += 1
+            return real(client, operation, params)
+
+        monkeypatch.setattr(BaseClient, "_make_api_call", counting)
+        yield counted
+    aws.session.cache_clear()
+    aws.client.cache_clear()
+    dynamo.connection.cache_clear()
+
+
+def test_a_push_is_routed_in_one_read_to_the_links_org_and_its_tracking_stacks(calls: Counter[str]) -> None:
+    route = DynamoRouteDirectory().route(42, 7, "main")
+    assert route.link is not None
+    assert (route.link.org_id, route.link.status, route.stack_ids) == (
+        "org_acme",
+        LinkStatus.ACTIVE,
+        (STACK_A, STACK_B),
+    )
+    assert calls == Counter({"TransactGetItems": 1})
+
+
+@pytest.mark.parametrize(
+    ("installation", "branch", "linked", "stacks"),
+    [
+        (42, "feature", True, ()),  # nobody tracks it
+        (99, "main", False, ()),  # nobody linked the installation
+        (42, "other-org", True, ()),  # tracked by stacks of an org that is not the installation's
+    ],
+)
+def test_what_is_not_linked_or_tracked_by_the_links_org_routes_nowhere(
+    calls: Counter[str], installation: int, branch: str, linked: bool, stacks: tuple[str, ...]
+) -> None:
+    route = DynamoRouteDirectory().route(installation, 7, branch)
+    assert (route.link is not None, route.stack_ids) == (linked, stacks)
+
+
+def test_a_delivery_is_claimed_once_and_kept_past_the_redelivery_window(calls: Counter[str]) -> None:
+    log = DynamoDeliveryLog()
+    assert log.claim("d-1", "push", NOW) is True
+    assert log.claim("d-1", "push", NOW) is False
+    item = GitDeliveryModel.get("d-1")
+    assert item.expires_at == NOW + DELIVERY_KEPT
+    assert calls["PutItem"] == 2
+
+
+def test_identical_deliveries_racing_claim_it_exactly_once(calls: Counter[str]) -> None:
+    # GIVEN 16 threads that receive the same delivery at once
+    log, barrier, won = DynamoDeliveryLog(), threading.Barrier(16), []
+
+    def receive() -> None:
+        barrier.wait()
+        won.append(log.claim("d-race", "push", NOW))
+
+    threads = [threading.Thread(target=receive) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # THEN exactly one claimed it
+    assert sorted(won) == [False] * 15 + [True]
