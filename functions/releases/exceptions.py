@@ -3,7 +3,7 @@ from (``functions/shared/errors.py``) is its answer to an API caller."""
 
 from __future__ import annotations
 
-from functions.shared.errors import DependencyDown, StackpilotError, Unauthenticated
+from functions.shared.errors import Conflict, DependencyDown, Forbidden, StackpilotError, Unauthenticated
 
 
 class ReleasesError(StackpilotError):
@@ -31,3 +31,13 @@ class DeliveryTooLarge(ReleasesError):
 
 class ServiceUnavailable(ReleasesError, DependencyDown):
     """A dependency failed; nothing was left half-written (a redelivery will be taken)."""
+
+
+# --- linking an installation to an org (the install flow)
+class InstallRefused(ReleasesError, Forbidden):
+    """The setup request cannot link anything: its state is forged, expired or used, or the user who
+    came back from GitHub cannot see the installation named (403; nothing is linked)."""
+
+
+class InstallationTaken(ReleasesError, Conflict):
+    """The installation is linked to another org already: one installation belongs to one org (409)."""

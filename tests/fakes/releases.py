@@ -62,3 +62,50 @@ class RecordingWorkflow:
             raise ServiceUnavailable("could not start the workflow: ThrottlingException")
         self.started.setdefault(name, payload)
         return f"arn:aws:states:us-east-1:123456789012:execution:release:{name}"
+
+
+@dataclass
+class SignedStates:
+    """Install states as the adapter makes them, minus the cryptography: a registry of issued ones
+    (a state not in it is forged)."""
+
+    issued: dict[str, Any] = field(default_factory=dict)
+
+    def issue(self, intent: Any) -> str:
+        state = f"state-{len(self.issued) + 1}"
+        self.issued[state] = intent
+        return state
+
+    def read(self, state: str, now: datetime) -> Any:
+        intent = self.issued.get(state)
+        return intent if intent is not None and now < intent.expires_at else None
+
+
+@dataclass
+class GitHubUsers:
+    """OAuth codes GitHub would accept, each the installations its user can access."""
+
+    codes: dict[str, dict[int, str]] = field(default_factory=dict)
+
+    def installations(self, code: str) -> dict[int, str]:
+        from functions.releases.exceptions import InstallRefused
+
+        if code not in self.codes:
+            raise InstallRefused("GitHub refused the authorization code: start again")
+        return self.codes.pop(code)  # a code is single-use on GitHub too
+
+
+@dataclass
+class InMemoryLinks:
+    links: dict[int, tuple[InstallationLink, str]] = field(default_factory=dict)
+    audited: list[Any] = field(default_factory=list)
+
+    def link(self, link: InstallationLink, account_login: str, audit: Any) -> InstallationLink:
+        from functions.releases.exceptions import InstallationTaken
+
+        held = self.links.get(link.installation_id)
+        if held is not None and held[0].org_id != link.org_id:
+            raise InstallationTaken("the installation is linked to another org")
+        self.links[link.installation_id] = (link, account_login)
+        self.audited.append(audit)
+        return link
