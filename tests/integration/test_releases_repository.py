@@ -14,11 +14,19 @@ from botocore.client import BaseClient
 from moto import mock_aws
 
 from functions.releases.dal.models import GitDeliveryModel, GitLinkModel, GitTrackingModel
-from functions.releases.dal.repository import DELIVERY_KEPT, DynamoDeliveryLog, DynamoRouteDirectory
-from functions.releases.models.routing import LinkStatus
-from functions.shared.dal import dynamo
+from functions.releases.dal.repository import (
+    DELIVERY_KEPT,
+    DynamoDeliveryLog,
+    DynamoLinkStore,
+    DynamoRouteDirectory,
+)
+from functions.releases.exceptions import InstallationTaken
+from functions.releases.models.routing import InstallationLink, LinkStatus
+from functions.shared.dal import audit_store, dynamo
+from functions.shared.dal.audit_store import DynamoAuditLog
 from functions.shared.dal.dynamo import bind
 from functions.shared.integrations import aws
+from functions.shared.models.audit import AuditDraft
 
 REGION = "us-east-1"
 NOW = datetime(2026, 12, 8, 1, 0, tzinfo=UTC)
@@ -39,7 +47,8 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
             REGION,
             {GitLinkModel: "t-links", GitTrackingModel: "t-tracking", GitDeliveryModel: "t-deliveries"},
         )
-        for model in (GitLinkModel, GitTrackingModel, GitDeliveryModel):
+        audit_store.configure("t-audit", REGION)
+        for model in (GitLinkModel, GitTrackingModel, GitDeliveryModel, audit_store.AuditEntryModel):
             model.create_table(wait=True)
         GitLinkModel(42, link_id="lnk_acme", org_id="org_acme", status="ACTIVE").save()
         GitTrackingModel(7, "main", org_id="org_acme", stack_ids={STACK_B, STACK_A}).save()
@@ -108,3 +117,39 @@ def test_identical_deliveries_racing_claim_it_exactly_once(calls: Counter[str]) 
         thread.join()
     # THEN exactly one claimed it
     assert sorted(won) == [False] * 15 + [True]
+
+
+def _draft(org_id: str) -> AuditDraft:
+    return AuditDraft(
+        org_id=org_id,
+        actor="user:alice",
+        actor_type="user",
+        action="git.link",
+        target="gh_77",
+        result="succeeded",
+        source="203.0.113.9",
+        time=NOW,
+    )
+
+
+def test_an_installation_is_linked_with_its_audit_entry_and_stays_with_its_org(calls: Counter[str]) -> None:
+    audit = DynamoAuditLog()
+    store = DynamoLinkStore(audit)
+    link = InstallationLink(link_id="gh_77", org_id="org_acme", installation_id=77)
+    # WHEN the org links it, then links it again (a second install flow)
+    store.link(link, "acme", _draft("org_acme"))
+    store.link(link, "acme", _draft("org_acme"))
+    # THEN it is the org's, and each link is in the org's audit chain
+    item = GitLinkModel.get(77)
+    assert (item.org_id, item.status, item.account_login, item.linked_by) == (
+        "org_acme",
+        "ACTIVE",
+        "acme",
+        "user:alice",
+    )
+    assert [e.action for e in audit.entries("org_acme", 0, 10)] == ["git.link", "git.link"]
+    # AND another org cannot take it: nothing written, no entry in its chain
+    with pytest.raises(InstallationTaken):
+        store.link(link.model_copy(update={"org_id": "org_rival"}), "acme", _draft("org_rival"))
+    assert GitLinkModel.get(77).org_id == "org_acme"
+    assert list(audit.entries("org_rival", 0, 10)) == []

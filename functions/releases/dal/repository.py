@@ -9,10 +9,13 @@ from pynamodb.exceptions import DoesNotExist, PutError, PynamoDBException
 from pynamodb.transactions import TransactGet
 
 from functions.releases.dal.models import GitDeliveryModel, GitLinkModel, GitTrackingModel
-from functions.releases.exceptions import ServiceUnavailable
+from functions.releases.exceptions import InstallationTaken, ServiceUnavailable
 from functions.releases.models.routing import InstallationLink, Route
 from functions.releases.settings import ReleasesSettings
+from functions.shared.dal import audit_store
+from functions.shared.dal.audit_store import DynamoAuditLog, MutationConflict
 from functions.shared.dal.dynamo import bind, conditional_check_failed, connection
+from functions.shared.models.audit import AuditDraft
 
 # GitHub keeps deliveries (and redelivers them, on request) for 3 days: a replay inside that window
 # must still read as one, with a day's margin for the reconciler's schedule.
@@ -28,6 +31,7 @@ def configure_from(settings: ReleasesSettings) -> None:
             GitDeliveryModel: settings.git_deliveries_table,
         },
     )
+    audit_store.configure_from(settings)
 
 
 class DynamoRouteDirectory:
@@ -71,3 +75,29 @@ class DynamoDeliveryLog:
                 return False
             raise ServiceUnavailable("the delivery could not be recorded right now", detail=str(exc)) from exc
         return True
+
+
+class DynamoLinkStore:
+    def __init__(self, audit: DynamoAuditLog) -> None:
+        self._audit = audit
+
+    def link(self, link: InstallationLink, account_login: str, audit: AuditDraft) -> InstallationLink:
+        """One conditional put with its audit entry: the installation is unlinked, or linked to this
+        org already (linking again reactivates it)."""
+        item = GitLinkModel(
+            link.installation_id,
+            link_id=link.link_id,
+            org_id=link.org_id,
+            status=link.status.value,
+            account_login=account_login,
+            linked_by=audit.actor,
+            linked_at=audit.time,
+        )
+        free = GitLinkModel.installation_id.does_not_exist() | (GitLinkModel.org_id == link.org_id)
+        try:
+            self._audit.change(audit, lambda tx: tx.save(item, condition=free))
+        except MutationConflict:
+            raise InstallationTaken(
+                f"installation {link.installation_id} is linked to another org; it must unlink it first"
+            ) from None
+        return link
