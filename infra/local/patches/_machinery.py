@@ -119,15 +119,18 @@ def _scale() -> float:
     return _state.time_scale
 
 
-def _scaled_sleep(seconds: float) -> None:
-    """Sleep seconds*scale, waking early when stop_executions() runs."""
+def _scaled_sleep(seconds: float) -> bool:
+    """Sleep seconds*scale, waking early when stop_executions() runs. True if it slept the whole
+    time; False if stop_executions() cut it short: what was waiting must then give up, not go on
+    (it would act after the last snapshot, or on the next local cloud of this process)."""
     generation = _state.generation
     deadline = time.monotonic() + max(0.0, float(seconds)) * _scale()
     while generation == _state.generation:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            return
+            return True
         _state.interrupt.wait(min(remaining, 0.1))
+    return False
 
 
 def _spawn(target: Callable[..., None], name: str, *args: Any) -> threading.Thread:

@@ -245,10 +245,15 @@ def _log_result(request_id: str, function: Any, started: float) -> str:
 ASYNC_RETRY_DELAYS_SECONDS = (60.0, 120.0)
 
 
-def _run_async(function: Any, event: Any) -> None:
+def _run_async(function: Any, event: Any, generation: int) -> None:
     for attempt, delay in enumerate((0.0, *ASYNC_RETRY_DELAYS_SECONDS)):
-        if delay:
-            _scaled_sleep(delay)
+        # stop_executions() since the invocation was queued (or during the wait for a retry): the
+        # invocation is lost with the local cloud that queued it, as in a process that died. Run
+        # now, it would find no emulator (the mock stopped) or the next local cloud of this process.
+        if (delay and not _scaled_sleep(delay)) or generation != _state.generation:
+            name = function.function_name
+            LOG.info("async invocation %d of %s dropped: the local cloud stopped", attempt + 1, name)
+            return
         try:
             payload, failed = _run_handler(function, event, str(uuid.uuid4()))
         except FunctionBusy as busy:
@@ -266,7 +271,7 @@ def _run_async(function: Any, event: Any) -> None:
 
 def invoke_async(function: Any, event: Any) -> None:
     """Invoke a moto LambdaFunction like InvocationType=Event (daemon thread)."""
-    _spawn(_run_async, f"lambda-{function.function_name}", function, event)
+    _spawn(_run_async, f"lambda-{function.function_name}", function, event, _state.generation)
 
 
 def _lambda_invoke(self: Any, body: Any, request_headers: Any, response_headers: Any) -> bytes:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import threading
 
+import pytest
+
+from infra.local import patches
+from infra.local.patches import lambda_runtime
 from tests.fixtures import patch_handlers as handlers
 from tests.infrastructure.local_cloud.support import (
     client,
@@ -53,3 +58,20 @@ def test_lambda_event_and_dry_run_invocations(aws: None) -> None:
     assert event["StatusCode"] == 202
     wait_until(lambda: handlers.RECEIVED, what="async invocation")
     assert handlers.RECEIVED == [{"function": "record", "event": {"n": 1}}]
+
+
+def test_a_pending_async_retry_is_dropped_on_stop(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN an Event invocation that failed and waits for its retry (an hour away, scaled)
+    monkeypatch.setattr(lambda_runtime, "ASYNC_RETRY_DELAYS_SECONDS", (3600.0, 3600.0))
+    create_function("flaky", "flaky")
+    client("lambda").invoke(FunctionName="flaky", InvocationType="Event", Payload=json.dumps({"key": "k"}))
+    wait_until(lambda: handlers.CALLS.get("k") == 1, what="the first attempt")
+    waiting = [t for t in threading.enumerate() if t.name == "stackpilot-lambda-flaky"]
+    assert len(waiting) == 1
+    # WHEN the local cloud stops (stop_executions, then the mock: the retry would find no emulator,
+    # or the next local cloud of this process)
+    patches.stop_executions()
+    waiting[0].join(timeout=30)
+    # THEN the retry is lost with it, as with a process that died: it never runs
+    assert handlers.CALLS["k"] == 1
+    assert not waiting[0].is_alive()

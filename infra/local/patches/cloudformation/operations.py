@@ -62,8 +62,11 @@ def _begin_plan(stack: Any, operation: str) -> _Plan:
     delay = _take_rule(operation, "delay", stack.name)
     plan = _Plan(operation, failure=_take_rule(operation, "fail", stack.name))
     _tls.plan = plan
-    if delay is not None:
-        _scaled_sleep(delay.seconds)
+    # A delay cut short by stop_executions() ends the operation where it is (still *_IN_PROGRESS,
+    # as the last snapshot saw it): going on would complete it after the snapshot and send its
+    # status event into the next local cloud of this process.
+    if delay is not None and not _scaled_sleep(delay.seconds):
+        raise _Aborted(f"{operation} of {stack.name}")
     return plan
 
 

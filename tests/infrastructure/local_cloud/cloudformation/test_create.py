@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from infra.local import patches
+from infra.local.patches._machinery import _state
 from infra.local.patches.cloudformation import create as create_module
 from tests.infrastructure.local_cloud.support import (
     PREFIX,
@@ -109,6 +110,28 @@ def test_a_delayed_creation_is_in_progress_until_it_completes(customer: dict[str
     assert done["StackStatus"] == "CREATE_COMPLETE"
     assert done["Outputs"][0]["OutputKey"] == "QueueUrl"
     assert cfn.describe_change_set(ChangeSetName=created["Id"])["ExecutionStatus"] == "EXECUTE_COMPLETE"
+
+
+def test_a_delayed_creation_cut_short_by_stop_is_left_in_progress(customer: dict[str, str]) -> None:
+    # GIVEN a stack creation held by a delay (a local cloud stopping while it runs)
+    cfn = client("cloudformation", customer)
+    patches.delay_next_stack_creation(PREFIX, 3600)
+    created = create_via_change_set(cfn, "stackpilot-held", queue_template(), wait=False)
+    holder = _state.busy_stacks[created["StackId"]]
+    # WHEN stop_executions() wakes it (LocalCloud.stop, after its last snapshot)
+    patches.stop_executions()
+    holder.join(timeout=30)
+    # THEN the operation ended where the last snapshot saw it: still CREATE_IN_PROGRESS, no resource
+    # made, no further status event. Before, the delay returned early and the creation completed
+    # after the snapshot, its status event reaching the next local cloud of the process.
+    assert not holder.is_alive()
+    stack = cfn.describe_stacks(StackName=created["StackId"])["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_IN_PROGRESS"
+    assert cfn.describe_stack_resources(StackName=created["StackId"])["StackResources"] == []
+    assert [status for _, status, _ in stack_events(cfn, created["StackId"])] == [
+        "REVIEW_IN_PROGRESS",
+        "CREATE_IN_PROGRESS",
+    ]
 
 
 def test_rollbacks_can_fail_too(customer: dict[str, str]) -> None:
