@@ -51,6 +51,7 @@ class Recovered:
     stacks_settled: int = 0
     executions_redriven: int = 0
     executions_failed: int = 0
+    builds_settled: int = 0
 
 
 def recover() -> Recovered:
@@ -58,7 +59,14 @@ def recover() -> Recovered:
     # sent by a stack's status event (step 1's) would find none to look in.
     redriven, failed = redrive_executions()
     settled = settle_stack_operations()
-    return Recovered(stacks_settled=settled, executions_redriven=redriven, executions_failed=failed)
+    from infra.local.patches import settle_builds  # CodeBuild builds whose thread is gone: FAILED
+
+    return Recovered(
+        stacks_settled=settled,
+        executions_redriven=redriven,
+        executions_failed=failed,
+        builds_settled=settle_builds(),
+    )
 
 
 def _all_backends(backend_dict: Any) -> list[Any]:
