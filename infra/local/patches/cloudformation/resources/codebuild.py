@@ -119,6 +119,18 @@ def _put_project(backend: Any, project_name: str, p: Mapping[str, Any]) -> None:
         backend.codebuild_projects[project_name].project_metadata["encryptionKey"] = str(p["EncryptionKey"])
 
 
+def _moto_properties(properties: Mapping[str, Any]) -> dict[str, Any]:
+    """moto keeps ImageScanningConfiguration and EncryptionConfiguration as given: the API's keys."""
+    converted = dict(properties)
+    scanning = properties.get("ImageScanningConfiguration")
+    if scanning is not None:
+        converted["ImageScanningConfiguration"] = {"scanOnPush": _flag(scanning.get("ScanOnPush"))}
+    encryption = properties.get("EncryptionConfiguration")
+    if encryption is not None:
+        converted["EncryptionConfiguration"] = _camel(dict(encryption))
+    return converted
+
+
 class _EcrRepository(_AppResource):
     """AWS::ECR::Repository on moto's ECR backend, with LifecyclePolicy and EmptyOnDelete (a delete
     of a repository holding images fails, as in AWS, unless EmptyOnDelete is true).
@@ -138,7 +150,7 @@ class _EcrRepository(_AppResource):
         repository_name = str(properties.get("RepositoryName") or _generated_name(context, "repo").lower())
         model: Any = Repository  # moto's classmethod does the validation and the tags
         repository = model.create_from_cloudformation_json(
-            repository_name, {"Properties": dict(properties)}, account_id, region_name
+            repository_name, {"Properties": _moto_properties(properties)}, account_id, region_name
         )
         resource = cls(
             repository.name,
@@ -172,7 +184,7 @@ class _EcrRepository(_AppResource):
         model.update_from_cloudformation_json(
             self.target,
             self.physical_resource_id,
-            {"Properties": dict(properties)},
+            {"Properties": _moto_properties(properties)},
             self.account_id,
             self.region_name,
         )
