@@ -16,6 +16,8 @@ them. So, on restore:
    finish nor roll back (CREATE_FAILED, UPDATE_FAILED, DELETE_FAILED, *_ROLLBACK_FAILED), with the
    reason "the local cloud restarted"; its status event goes out as usual, so stackpilot hears of it
    as of any other failure (and the redriven workflow's wait looks at the stack anyway).
+3. Every CodeBuild build still IN_PROGRESS ends FAILED in its current phase with that reason, and its
+   "CodeBuild Build State Change" event goes out.
 """
 
 from __future__ import annotations
