@@ -16,6 +16,8 @@ them. So, on restore:
    finish nor roll back (CREATE_FAILED, UPDATE_FAILED, DELETE_FAILED, *_ROLLBACK_FAILED), with the
    reason "the local cloud restarted"; its status event goes out as usual, so stackpilot hears of it
    as of any other failure (and the redriven workflow's wait looks at the stack anyway).
+3. Every CodeBuild build still IN_PROGRESS ends FAILED in its current phase with that reason, and its
+   "CodeBuild Build State Change" event goes out.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class Recovered:
     stacks_settled: int = 0
     executions_redriven: int = 0
     executions_failed: int = 0
+    builds_settled: int = 0
 
 
 def recover() -> Recovered:
@@ -58,7 +61,14 @@ def recover() -> Recovered:
     # sent by a stack's status event (step 1's) would find none to look in.
     redriven, failed = redrive_executions()
     settled = settle_stack_operations()
-    return Recovered(stacks_settled=settled, executions_redriven=redriven, executions_failed=failed)
+    from infra.local.patches import settle_builds  # CodeBuild builds whose thread is gone: FAILED
+
+    return Recovered(
+        stacks_settled=settled,
+        executions_redriven=redriven,
+        executions_failed=failed,
+        builds_settled=settle_builds(),
+    )
 
 
 def _all_backends(backend_dict: Any) -> list[Any]:

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from infra.local.patches import cloudformation as _cloudformation
-from infra.local.patches import dynamodb, eventbridge, lambda_runtime, sns, stepfunctions, sts
+from infra.local.patches import codebuild, dynamodb, eventbridge, lambda_runtime, sns, stepfunctions, sts
 from infra.local.patches._machinery import (
     DEFAULT_SERVICE_ACCOUNT,
     SERVICE_ACCESS_KEY,
@@ -38,6 +38,14 @@ from infra.local.patches.cloudformation.status_events import (
     RESOURCE_STATUS_DETAIL_TYPE,
     STACK_STATUS_DETAIL_TYPE,
     stack_status_event,
+)
+from infra.local.patches.codebuild import (
+    BUILD_STATE_DETAIL_TYPE,
+    build_state_event,
+    clear_build_faults,
+    fail_next_build,
+    hang_next_build,
+    settle_builds,
 )
 from infra.local.patches.eventbridge import put_service_event
 from infra.local.patches.lambda_runtime import ASYNC_RETRY_DELAYS_SECONDS, LambdaContext, invoke_async
@@ -62,6 +70,7 @@ def install(*, time_scale: float = 1.0) -> None:
         eventbridge.patch()
         _cloudformation.patch()
         dynamodb.patch()
+        codebuild.patch()
         _quiet_loggers()
         _state.installed = True
 
@@ -79,7 +88,8 @@ def set_time_scale(scale: float) -> None:
 
 
 def stop_executions() -> None:
-    """Stop every running Step Functions execution and background CloudFormation wait (teardown)."""
+    """Stop every running Step Functions execution, background CloudFormation wait and CodeBuild
+    build (teardown: a build's thread ends without recording anything more)."""
     with _state.lock:
         _state.generation += 1
         _state.interrupt.set()
@@ -94,8 +104,8 @@ def stop_executions() -> None:
 
 def background_progress() -> int:
     """A number that grows while executions and stack operations change moto's state without a
-    request (the local cloud's snapshots follow it): the running executions' history events, and a
-    tick every second while a stack operation runs."""
+    request (the local cloud's snapshots follow it): the running executions' history events, a
+    tick every second while a stack operation runs, and every change a CodeBuild build makes."""
     import time
 
     with _state.lock:
@@ -105,7 +115,7 @@ def background_progress() -> int:
     for execution in executions:
         env = getattr(getattr(execution, "exec_worker", None), "env", None)
         events += len(getattr(getattr(env, "event_manager", None), "_history_event_list", ()))
-    return events + (int(time.monotonic()) if busy else 0)
+    return events + (int(time.monotonic()) if busy else 0) + codebuild.progress()
 
 
 def register_service_account(account_id: str = DEFAULT_SERVICE_ACCOUNT) -> None:
@@ -210,15 +220,18 @@ def suppress_stack_status_events(stack_name_prefix: str) -> None:
 
 
 def clear_stack_hooks() -> None:
-    """Forget the completion hook, every pending fail/delay rule and every event suppression."""
+    """Forget the completion hook, every pending fail/delay rule, every event suppression and every
+    pending CodeBuild fault."""
     with _state.lock:
         _state.completion_hook = None
         _state.stack_rules.clear()
         _state.silenced_stacks.clear()
+    clear_build_faults()
 
 
 __all__ = [
     "ASYNC_RETRY_DELAYS_SECONDS",
+    "BUILD_STATE_DETAIL_TYPE",
     "CUSTOM_RESOURCE_RESPONSE_BUCKET_PREFIX",
     "DEFAULT_SERVICE_ACCOUNT",
     "RESOURCE_STATUS_DETAIL_TYPE",
@@ -228,16 +241,20 @@ __all__ = [
     "LambdaContext",
     "StackCompletionHook",
     "background_progress",
+    "build_state_event",
+    "clear_build_faults",
     "clear_stack_hooks",
     "custom_resource_response_bucket",
     "delay_next_stack_creation",
     "delay_next_stack_deletion",
     "delay_next_stack_update",
     "enable_state_machine_execution",
+    "fail_next_build",
     "fail_next_stack_creation",
     "fail_next_stack_deletion",
     "fail_next_stack_rollback",
     "fail_next_stack_update",
+    "hang_next_build",
     "install",
     "installed_patches",
     "invoke_async",
@@ -246,6 +263,7 @@ __all__ = [
     "set_stack_completion_hook",
     "set_stack_operations_in_background",
     "set_time_scale",
+    "settle_builds",
     "stack_status_event",
     "stop_executions",
     "suppress_stack_status_events",

@@ -109,7 +109,7 @@ def _delete_item(
 
 
 # moto delete errors that AWS gives too (not ordering or moto quirks): they fail the delete.
-_AWS_DELETE_REFUSALS = ("deletion protection",)
+_AWS_DELETE_REFUSALS = ("deletion protection", "still contains images")  # ECR without EmptyOnDelete
 
 
 def _refused_by_aws(exc: Exception) -> bool:

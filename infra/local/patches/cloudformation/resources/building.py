@@ -23,6 +23,7 @@ from infra.local.patches.cloudformation.resources.application_autoscaling import
     _ScalingPolicy,
 )
 from infra.local.patches.cloudformation.resources.base import _AppResource, _short_id
+from infra.local.patches.cloudformation.resources.codebuild import _CodeBuildProject, _EcrRepository
 from infra.local.patches.cloudformation.resources.dynamic_references import _resolve_dynamic_references
 from infra.local.patches.cloudformation.resources.ecs import (
     _EcsCapacityProvider,
@@ -58,6 +59,8 @@ _ADAPTERS: dict[str, type[_AppResource]] = {
     "AWS::ApiGatewayV2::Stage": _Stage,
     "AWS::ApplicationAutoScaling::ScalableTarget": _ScalableTarget,
     "AWS::ApplicationAutoScaling::ScalingPolicy": _ScalingPolicy,
+    "AWS::CodeBuild::Project": _CodeBuildProject,
+    "AWS::ECR::Repository": _EcrRepository,
 }
 
 
