@@ -15,8 +15,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from infra.local.github.errors import GitHubError
 
-JWT_MAX_LIFETIME_SECONDS = 600  # "exp: no more than 10 minutes into the future"
-CLOCK_SKEW_SECONDS = 60  # GitHub's docs set iat 60 s in the past "to protect against clock drift"
+# GitHub allows no skew of its own: an iat in its future, or an exp more than 10 minutes ahead of
+# its clock, is a 401 (clients that sign exp = now + 600 fail whenever their clock runs ahead).
+# The client leaves the margin: its docs set iat 60 s in the past and exp within 10 minutes.
+JWT_MAX_LIFETIME_SECONDS = 600
+CLOCK_SKEW_SECONDS = 60
 INSTALLATION_TOKEN_SECONDS = 3600
 USER_TOKEN_SECONDS = 8 * 3600
 OAUTH_CODE_SECONDS = 600
@@ -56,7 +59,8 @@ def app_jwt(private_key_pem: str, issuer: str | int, now: float, *, lifetime: in
 
 
 def verify_app_jwt(token: str, *, public_pem: str, app_id: int, client_id: str, now: float) -> None:
-    """RS256 under the App's public key, ``iss`` the client id or app id, iat/exp as GitHub checks."""
+    """RS256 under the App's public key, ``iss`` the client id or app id, iat not in the future,
+    exp in the future and at most 10 minutes ahead."""
     try:
         claims: Mapping[str, Any] = jwt.decode(
             token,
@@ -74,7 +78,7 @@ def verify_app_jwt(token: str, *, public_pem: str, app_id: int, client_id: str, 
     iat, exp, iss = claims["iat"], claims["exp"], str(claims["iss"])
     if iss not in {str(app_id), client_id}:
         raise GitHubError(401, "'Issuer' claim ('iss') must be an Integer")
-    if not isinstance(iat, int) or iat > now + CLOCK_SKEW_SECONDS:
+    if not isinstance(iat, int) or iat > now:
         raise GitHubError(
             401, "'Issued at' claim ('iat') must be an Integer representing a time in the past."
         )
@@ -84,7 +88,7 @@ def verify_app_jwt(token: str, *, public_pem: str, app_id: int, client_id: str, 
             "'Expiration time' claim ('exp') must be a numeric value representing the future time "
             "at which the assertion expires.",
         )
-    if exp > now + JWT_MAX_LIFETIME_SECONDS + CLOCK_SKEW_SECONDS:
+    if exp > now + JWT_MAX_LIFETIME_SECONDS:
         raise GitHubError(401, "'Expiration time' claim ('exp') is too far in the future")
 
 

@@ -3,6 +3,7 @@ their webhooks, tokens, statuses and deployments. The REST and control APIs call
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import secrets
@@ -12,6 +13,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from infra.local.github import hooks, store
 from infra.local.github.auth import (
@@ -26,6 +28,7 @@ from infra.local.github.auth import (
 )
 from infra.local.github.errors import GitHubError, invalid, not_found
 from infra.local.github.faults import Faults
+from infra.local.github.shapes import Shapes
 from infra.local.github.store import ZERO_SHA, AppConfig, State
 
 log = logging.getLogger("stackpilot.local_github")
@@ -51,7 +54,7 @@ class PushResult(dict[str, Any]):
         return list(self["deliveries"])
 
 
-class GitHubCore:
+class GitHubCore(Shapes):
     def __init__(
         self,
         *,
@@ -73,10 +76,6 @@ class GitHubCore:
             self.state.app.setup_url = setup_url
         self.public_key_pem = public_key_pem(self.state.app.private_key_pem)
         self._save()
-
-    @property
-    def app(self) -> AppConfig:
-        return self.state.app
 
     def configure(self, *, webhook_url: str | None = None, setup_url: str | None = None) -> None:
         with self._lock:
@@ -230,97 +229,6 @@ class GitHubCore:
     def files_at(self, sha: str) -> dict[str, bytes]:
         return store.tree_files(self.state, self.state.commits[sha]["tree"])
 
-    # --- JSON shapes ---------------------------------------------------------------------------
-
-    def repo_json(self, record: dict[str, Any]) -> dict[str, Any]:
-        owner = self.state.accounts[record["owner"]]
-        api = f"{self.base_url}/repos/{record['full_name']}"
-        return {
-            "id": record["id"],
-            "node_id": f"R_{record['id']}",
-            "name": record["name"],
-            "full_name": record["full_name"],
-            "private": record["private"],
-            "owner": self.account_json(owner["login"]),
-            "html_url": f"{self.base_url}/{record['full_name']}",
-            "url": api,
-            "default_branch": record["default_branch"],
-            "visibility": "private" if record["private"] else "public",
-            "created_at": record["created_at"],
-            "pushed_at": record["pushed_at"],
-            "archived": False,
-            "disabled": False,
-            "fork": False,
-        }
-
-    def account_json(self, login: str) -> dict[str, Any]:
-        account = self.state.accounts[login]
-        return {
-            "login": login,
-            "id": account["id"],
-            "node_id": f"U_{account['id']}",
-            "type": account["type"],
-            "url": f"{self.base_url}/users/{login}",
-            "site_admin": False,
-        }
-
-    def commit_json(self, record: dict[str, Any], sha: str) -> dict[str, Any]:
-        commit = self.state.commits[sha]
-        who = commit["author"]
-        person = {"name": who["name"], "email": who["email"], "date": commit["timestamp"]}
-        user = self.account_json(who["username"]) if who["username"] in self.state.accounts else None
-        api = f"{self.base_url}/repos/{record['full_name']}"
-        return {
-            "sha": sha,
-            "node_id": f"C_{sha}",
-            "url": f"{api}/commits/{sha}",
-            "html_url": f"{self.base_url}/{record['full_name']}/commit/{sha}",
-            "commit": {
-                "author": person,
-                "committer": person,
-                "message": commit["message"],
-                "tree": {"sha": store.tree_sha(commit["tree"]), "url": f"{api}/git/trees/{sha}"},
-                "url": f"{api}/git/commits/{sha}",
-                "comment_count": 0,
-            },
-            "author": user,
-            "committer": user,
-            "parents": [{"sha": parent, "url": f"{api}/commits/{parent}"} for parent in commit["parents"]],
-            "files": [{"filename": name, "status": "modified"} for name in sorted(commit["tree"])],
-        }
-
-    def installation_json(self, inst: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "id": inst["id"],
-            "account": self.account_json(inst["account"]),
-            "repository_selection": inst["repository_selection"],
-            "access_tokens_url": f"{self.base_url}/app/installations/{inst['id']}/access_tokens",
-            "repositories_url": f"{self.base_url}/installation/repositories",
-            "html_url": f"{self.base_url}/organizations/{inst['account']}/settings/installations/"
-            f"{inst['id']}",
-            "app_id": self.app.app_id,
-            "app_slug": self.app.slug,
-            "client_id": self.app.client_id,
-            "target_id": self.state.accounts[inst["account"]]["id"],
-            "target_type": self.state.accounts[inst["account"]]["type"],
-            "permissions": dict(inst["permissions"]),
-            "events": list(inst["events"]),
-            "created_at": inst["created_at"],
-            "updated_at": inst["updated_at"],
-            "single_file_name": None,
-            "suspended_at": inst["suspended_at"],
-            "suspended_by": self.account_json(inst["suspended_by"]) if inst.get("suspended_by") else None,
-        }
-
-    def _short_repo(self, record: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "id": record["id"],
-            "node_id": f"R_{record['id']}",
-            "name": record["name"],
-            "full_name": record["full_name"],
-            "private": record["private"],
-        }
-
     # --- installations -------------------------------------------------------------------------
 
     def installation(self, installation_id: int | str) -> dict[str, Any]:
@@ -387,8 +295,6 @@ class GitHubCore:
         query = {"installation_id": str(inst["id"]), "code": code, "setup_action": "install"}
         if state is not None:
             query["state"] = state
-        from urllib.parse import urlencode
-
         setup = self.app.setup_url or f"{self.base_url}/_local/setup-landing"
         redirect = f"{setup}{'&' if '?' in setup else '?'}{urlencode(query)}"
         return {
@@ -594,8 +500,6 @@ class GitHubCore:
 
     def exchange_code(self, client_id: str, client_secret: str, code: str) -> dict[str, Any]:
         """OAuth's code -> user token; GitHub answers errors with 200 and an ``error`` field."""
-        import hmac
-
         with self._lock:
             if client_id != self.app.client_id or not hmac.compare_digest(
                 client_secret.encode(), self.app.client_secret.encode()
@@ -660,24 +564,6 @@ class GitHubCore:
             "repository": {**self.repo_json(record), "master_branch": record["default_branch"]},
             "pusher": {"name": who["username"], "email": who["email"]},
             "sender": self.account_json(who["username"]),
-        }
-
-    def _payload_commit(self, record: dict[str, Any], commit: dict[str, Any]) -> dict[str, Any]:
-        parent = self.state.commits.get(commit["parents"][0]) if commit["parents"] else None
-        old = parent["tree"] if parent else {}
-        new = commit["tree"]
-        return {
-            "id": commit["sha"],
-            "tree_id": store.tree_sha(new),
-            "distinct": True,
-            "message": commit["message"],
-            "timestamp": commit["timestamp"],
-            "url": f"{self.base_url}/{record['full_name']}/commit/{commit['sha']}",
-            "author": dict(commit["author"]),
-            "committer": dict(commit["author"]),
-            "added": sorted(set(new) - set(old)),
-            "removed": sorted(set(old) - set(new)),
-            "modified": sorted(p for p in set(new) & set(old) if new[p] != old[p]),
         }
 
     def _deliver_push(self, record: dict[str, Any], sha: str, payload: dict[str, Any]) -> PushResult:

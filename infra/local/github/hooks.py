@@ -58,7 +58,7 @@ def post(url: str | None, body: bytes, request_headers: dict[str, str], *, targe
     if url is None:
         return Attempt(0, "No webhook URL configured", "", {}, 0.0)
     if target_down:
-        return Attempt(0, "failed to connect to host", "", {}, time.monotonic() - started)
+        return Attempt(0, "failed to connect", "", {}, time.monotonic() - started)
     if not url.startswith(("http://", "https://")):
         return Attempt(0, "invalid webhook URL", "", {}, 0.0)
     request = urllib.request.Request(url, data=body, headers=request_headers, method="POST")  # noqa: S310 (http only)
@@ -70,7 +70,7 @@ def post(url: str | None, body: bytes, request_headers: dict[str, str], *, targe
     except TimeoutError:
         return Attempt(0, "timed out", "", {}, time.monotonic() - started)
     except OSError:
-        return Attempt(0, "failed to connect to host", "", {}, time.monotonic() - started)
+        return Attempt(0, "failed to connect", "", {}, time.monotonic() - started)
     status = "OK" if 200 <= code < 300 else f"Invalid HTTP Response: {code}"
     return Attempt(code, status, text.decode("utf-8", "replace"), got, time.monotonic() - started)
 

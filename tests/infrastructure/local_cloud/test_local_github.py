@@ -13,7 +13,9 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+import jwt
 import pytest
 import requests
 from werkzeug.serving import make_server
@@ -21,7 +23,7 @@ from werkzeug.wrappers import Request, Response
 
 from infra.local.github import LocalGitHub, app_jwt, signature_256
 from infra.local.github.auth import new_private_key_pem
-from infra.local.github.cli import push_folder
+from infra.local.github.cli import install, push_folder
 
 REPO = "acme/shop"
 
@@ -157,11 +159,14 @@ def test_app_jwt_is_accepted_and_forged_or_expired_ones_are_refused(
     # WHEN the App authenticates with a JWT signed by its key, iss = client id or app id
     by_client_id = http.get(url, headers=jwt_header(github, clock))
     by_app_id = http.get(url, headers=jwt_header(github, clock, issuer=github.app.app_id))
-    # and with one signed by another key, one expired, one living over 10 minutes, one for another App
+    # and with one signed by another key, one expired, one ending over 10 minutes ahead,
+    # one for another App, one issued in the future
     forged = app_jwt(new_private_key_pem(), github.app.client_id, clock.now)
     expired = jwt_header(github, clock)
     clock.now += 600
-    too_long = jwt_header(github, clock, lifetime=1200)
+    too_long = jwt_header(github, clock, lifetime=601)
+    claims = {"iss": github.app.client_id, "iat": int(clock.now) + 5, "exp": int(clock.now) + 300}
+    from_the_future = jwt.encode(claims, github.app.private_key_pem, algorithm="RS256")
     stranger = jwt_header(github, clock, issuer="Iv23someoneelse")
     claims = {"iss": github.app.client_id, "iat": int(clock.now) - 60, "exp": int(clock.now) + 60}
     none_alg = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}."
@@ -176,6 +181,7 @@ def test_app_jwt_is_accepted_and_forged_or_expired_ones_are_refused(
         too_long,
         stranger,
         {"Authorization": f"Bearer {none_alg}"},
+        {"Authorization": f"Bearer {from_the_future}"},
         {},
     ):
         answer = http.get(url, headers=headers)
@@ -585,7 +591,7 @@ def test_faults_answer_5xx_rate_limits_and_a_down_target(
     up = github.push(REPO, "main", folder(tmp_path, {"f": "2"}, "d2")).deliveries[0]
 
     # THEN that delivery failed to connect and the next one arrived
-    assert (down["status_code"], down["status"]) == (0, "failed to connect to host")
+    assert (down["status_code"], down["status"]) == (0, "failed to connect")
     assert up["status_code"] == 202
 
 
@@ -641,3 +647,30 @@ def test_control_api_pushes_a_zipped_folder_and_refuses_bad_input(
     missing = http.post(f"{github.url}/_local/repos/{REPO}/push", json={"zip_base64": ""})
     assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "branch"
     assert http.post(f"{github.url}/_local/install", data=b"{nope").status_code == 400
+
+
+def test_cli_install_plays_the_browser_to_the_setup_url(
+    github: LocalGitHub, receiver: Receiver, clock: Clock, tmp_path: Path
+) -> None:
+    # GIVEN the App's setup URL is our receiver, and an install URL with a state, as our API answers it
+    github.configure(setup_url=receiver.url.replace("/webhooks/github", "/git/github/setup"))
+    github.create_repo(REPO)
+    receiver.received.clear()
+
+    # WHEN the CLI follows it for org acme and one repository
+    result = install(github.url, github.install_url(state="st-1"), org="acme", repos=[REPO], user="alice")
+
+    # THEN the installation webhook went out, then the browser landed on the setup URL with
+    # installation_id, a code that exchanges for alice's token, the state and setup_action=install
+    assert result["setup_status"] == 202
+    events = [headers.get("X-Github-Event") for headers, _ in receiver.received]
+    assert events == ["installation", None]
+    landing = parse_qs(urlsplit(result["redirect_url"]).query)
+    assert landing["installation_id"] == [str(result["installation_id"])]
+    assert (landing["state"], landing["setup_action"]) == (["st-1"], ["install"])
+    token = github.exchange_code(github.app.client_id, github.app.client_secret, landing["code"][0])
+    user = http.get(f"{github.url}/user/installations", headers=token_header(token["access_token"])).json()
+    assert [i["id"] for i in user["installations"]] == [result["installation_id"]]
+    assert [r["full_name"] for r in github.visible_repos(github.installation(result["installation_id"]))] == [
+        REPO
+    ]
