@@ -118,7 +118,8 @@ def _push_command(args: argparse.Namespace) -> int:
     result = push_folder(args.url, args.repo, args.branch, args.dir, args.message, args.author)
     print(f"commit {result['sha']} on {result['ref']}")
     for delivery in result["deliveries"]:
-        print(f"delivery {delivery['guid']}: {delivery['status_code']} {delivery['answer']}")
+        answer = delivery["answer"] or delivery["status"]
+        print(f"delivery {delivery['guid']}: {delivery['status_code']} {answer}")
     if not result["deliveries"]:
         print("no installation sees this repository: nothing delivered")
     return 0

@@ -292,7 +292,8 @@ class GitHubCore(Shapes):
             }
             self._save()
         deliveries = [self._deliver(event, payload, inst["id"], None) for event, payload in events]
-        query = {"installation_id": str(inst["id"]), "code": code, "setup_action": "install"}
+        action = "install" if existing is None else "update"
+        query = {"installation_id": str(inst["id"]), "code": code, "setup_action": action}
         if state is not None:
             query["state"] = state
         setup = self.app.setup_url or f"{self.base_url}/_local/setup-landing"
@@ -300,7 +301,7 @@ class GitHubCore(Shapes):
         return {
             "installation_id": inst["id"],
             "code": code,
-            "setup_action": "install",
+            "setup_action": action,
             "redirect_url": redirect,
             "deliveries": deliveries,
         }

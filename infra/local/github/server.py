@@ -101,7 +101,10 @@ class _QuietHandler(WSGIRequestHandler):
     server_version = "GitHub.com-local"
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        log.debug("local github: %s %s -> %s", self.command, self.path.split("?")[0], code)
+        path = self.path.split("?")[0]
+        if path.startswith("/_codeload/"):
+            path = "/_codeload/…"  # the archive key works as a credential for 5 minutes
+        log.debug("local github: %s %s -> %s", self.command, path, code)
 
 
 class LocalGitHub(GitHubCore):

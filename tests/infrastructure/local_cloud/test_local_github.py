@@ -474,7 +474,9 @@ def test_branch_deletion_and_tag_pushes_are_delivered_as_github_sends_them(
     assert tag["after"] == github.repo(REPO)["branches"]["main"]
 
 
-def test_installation_changes_are_delivered(github: LocalGitHub, receiver: Receiver, tmp_path: Path) -> None:
+def test_installation_changes_are_delivered(
+    github: LocalGitHub, receiver: Receiver, clock: Clock, tmp_path: Path
+) -> None:
     # GIVEN a fresh installation
     iid = installed(github, tmp_path, ["shop"])
     created = json.loads(receiver.received[-1][1])
@@ -484,6 +486,9 @@ def test_installation_changes_are_delivered(github: LocalGitHub, receiver: Recei
     github.change_repositories(iid, add=["other"])
     github.change_repositories(iid, remove=["shop"])
     github.set_installation(iid, "suspend")
+    tokens_url = f"{github.url}/app/installations/{iid}/access_tokens"
+    while_suspended = http.post(tokens_url, headers=jwt_header(github, clock))
+    pushed_while_suspended = github.push("acme/other", "main", folder(tmp_path, {"f": "1"}, "s1"))
     github.set_installation(iid, "deleted")
 
     # THEN each sends its event and action
@@ -494,6 +499,10 @@ def test_installation_changes_are_delivered(github: LocalGitHub, receiver: Recei
         ("installation", "suspend"),
         ("installation", "deleted"),
     ]
+    # and a suspended installation gets no token and no push; a deleted one is gone
+    assert while_suspended.status_code == 403
+    assert pushed_while_suspended.deliveries == []
+    assert http.post(tokens_url, headers=jwt_header(github, clock)).status_code == 404
     added = json.loads(receiver.received[-4][1])
     assert [r["full_name"] for r in added["repositories_added"]] == ["acme/other"]
 
