@@ -683,3 +683,32 @@ def test_cli_install_plays_the_browser_to_the_setup_url(
     assert [r["full_name"] for r in github.visible_repos(github.installation(result["installation_id"]))] == [
         REPO
     ]
+
+
+def test_no_secret_reaches_the_log(
+    github: LocalGitHub, receiver: Receiver, clock: Clock, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN every log line of a journey: install, code exchange, token, archive, push, redelivery
+    caplog.set_level("DEBUG")
+    iid = installed(github, tmp_path)
+    code = github.install("acme", ["shop"], user="alice")["code"]
+    user_token = github.exchange_code(github.app.client_id, github.app.client_secret, code)["access_token"]
+    token = installation_token(github, clock, iid)
+    link = http.get(
+        f"{github.url}/repos/{REPO}/zipball/main", headers=token_header(token), allow_redirects=False
+    )
+    key = link.headers["Location"].rsplit("/", 1)[-1]
+    http.get(link.headers["Location"])
+    pushed = github.push(REPO, "main", folder(tmp_path, {"f": "1"}, "n1"))
+    github.redeliver(pushed.deliveries[0]["id"])
+
+    # THEN none of the secrets, tokens, code, archive key or signatures is in the server's log
+    # (the server's loggers; the test's own HTTP client logs the URLs it calls, keys included)
+    server_side = [r for r in caplog.records if r.name.startswith(("stackpilot", "werkzeug"))]
+    text = "\n".join(record.getMessage() for record in server_side)
+    assert "delivered push" in text  # the log is captured at all
+    assert "GET /_codeload/… -> 200" in text  # the request log, with the archive key cut out
+    app = github.app
+    for secret in (app.client_secret, app.webhook_secret, token, user_token, code, key, "sha256="):
+        assert secret not in text
+    assert "PRIVATE KEY" not in text
