@@ -119,7 +119,8 @@ class LocalGitHub(GitHubCore):
     def start(self, host: str = "127.0.0.1", port: int = 0) -> LocalGitHub:
         server = make_server(host, port, self, threaded=True, request_handler=_QuietHandler)
         self.base_url = f"http://{host}:{server.port}"
-        thread = threading.Thread(target=server.serve_forever, name="local-github", daemon=True)
+        # A short poll keeps stop() quick (shutdown waits for the loop's next poll).
+        thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="local-github", daemon=True)
         thread.start()
         self._server, self._thread = server, thread
         log.info("local github: serving on %s", self.base_url)

@@ -10,7 +10,7 @@ import io
 import json
 import threading
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -55,17 +55,21 @@ class Receiver:
     def __init__(self) -> None:
         self.received: list[tuple[dict[str, str], bytes]] = []
         self.status = 202
+        self.on_delivery: Callable[[], Any] | None = None  # e.g. call GitHub back, as a receiver may
         self.server = make_server("127.0.0.1", 0, self._app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.port}/webhooks/github"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     def _app(self, environ: Any, start_response: Any) -> Any:
         request = Request(environ)
         self.received.append((dict(request.headers), request.get_data()))
-        return Response(json.dumps({"ignored": False}), self.status, content_type="application/json")(
-            environ, start_response
-        )
+        called_back = self.on_delivery() if self.on_delivery is not None else None
+        return Response(
+            json.dumps({"ignored": False, "called_back": called_back}),
+            self.status,
+            content_type="application/json",
+        )(environ, start_response)
 
     def close(self) -> None:
         self.server.shutdown()
@@ -451,7 +455,7 @@ def test_push_is_delivered_signed_as_github_signs_it(
     assert payload["sender"]["login"] == "ann"
     # and our answer is recorded with the delivery
     assert result.deliveries[0]["status_code"] == 202
-    assert json.loads(result.deliveries[0]["answer"]) == {"ignored": False}
+    assert json.loads(result.deliveries[0]["answer"]) == {"ignored": False, "called_back": None}
 
 
 def test_branch_deletion_and_tag_pushes_are_delivered_as_github_sends_them(
@@ -712,3 +716,22 @@ def test_no_secret_reaches_the_log(
     for secret in (app.client_secret, app.webhook_secret, token, user_token, code, key, "sha256="):
         assert secret not in text
     assert "PRIVATE KEY" not in text
+
+
+def test_a_receiver_can_call_github_back_while_a_delivery_is_in_flight(
+    github: LocalGitHub, receiver: Receiver, clock: Clock, tmp_path: Path
+) -> None:
+    # GIVEN a receiver that reads the pushed commit from GitHub before it answers
+    iid = installed(github, tmp_path)
+    token = token_header(installation_token(github, clock, iid))
+    receiver.on_delivery = lambda: http.get(f"{github.url}/repos/{REPO}/commits/main", headers=token).json()[
+        "sha"
+    ]
+
+    # WHEN folders are pushed through the control API (as the CLI does) and the Python API
+    zipped = push_folder(github.url, REPO, "main", folder(tmp_path, {"f": "1"}, "c1"))
+    direct = github.push(REPO, "main", folder(tmp_path, {"f": "2"}, "c2"))
+
+    # THEN neither push waits on the other's lock: each answer carries the commit the receiver read
+    assert json.loads(zipped["deliveries"][0]["answer"])["called_back"] == zipped["sha"]
+    assert json.loads(direct.deliveries[0]["answer"])["called_back"] == direct.sha
