@@ -36,7 +36,7 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
         construct_id="AccountsApi",
         domain="accounts",
         handler="functions.accounts.handlers.api.lambda_handler",
-        description="REST: connect, list, read and disconnect AWS accounts",
+        description="REST: connect, list, read, upgrade and disconnect AWS accounts",
         env=(
             *ACCOUNTS_ENV,
             "SERVICE_BUCKET",
@@ -160,4 +160,10 @@ ROUTES: tuple[RouteDef, ...] = (
     RouteDef("GET", "/accounts", "accounts-api", "List the org's account connections"),
     RouteDef("GET", "/accounts/{connection_id}", "accounts-api", "Read one account connection"),
     RouteDef("DELETE", "/accounts/{connection_id}", "accounts-api", "Disconnect an AWS account"),
+    RouteDef(
+        "POST",
+        "/accounts/{connection_id}/upgrade",
+        "accounts-api",
+        "Update a connection's onboarding stack to the latest template",
+    ),
 )

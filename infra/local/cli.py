@@ -118,6 +118,59 @@ def _customer_deploy(args: argparse.Namespace) -> int:
     return 0 if result.status == "CREATE_COMPLETE" else 1
 
 
+def _customer_update(args: argparse.Namespace) -> int:
+    """Updates the onboarding stack as its customer would, with the link the API answered (asked
+    for here, as an admin of ``--org``, when given ``--connection``)."""
+    from infra.local import customer
+    from infra.local.cloud import customer_client
+
+    url = args.url
+    if args.connection:
+        answered = _ask_upgrade(args)
+        if answered is None:
+            return 1
+        url = answered
+    try:
+        link = customer.parse_update_url(url)
+    except customer.QuickCreateError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    cfn = customer_client("cloudformation", link.account, link.region, args.endpoint)
+    print(f"updating {link.stack_id} in account {link.account} ({link.region})", flush=True)
+    result = customer.update(
+        cfn, link, timeout_seconds=args.timeout, on_status=lambda status: print(f"  {status}", flush=True)
+    )
+    print(f"stack {result.status}" + (f": {result.reason}" if result.reason else ""))
+    return 0 if result.status == "UPDATE_COMPLETE" else 1
+
+
+def _ask_upgrade(args: argparse.Namespace) -> str | None:
+    """POST /accounts/{id}/upgrade as an admin of --org; the console link it answers, or None."""
+    import urllib.error
+    import urllib.request
+
+    from infra.local.issuer import LocalIssuer
+
+    if not args.org:
+        print("error: --connection needs --org (the connection's org)", file=sys.stderr)
+        return None
+    cloud = LocalCloud(endpoint_url=args.endpoint)
+    os.environ.update({k: v for k, v in cloud.environment().items() if k.startswith("AWS_")})
+    tenants.ensure_membership(cloud.names, args.org, args.user, "admin")
+    token = LocalIssuer(Path(args.state_dir), base_url=args.api_url).mint(args.org, args.user)
+    request = urllib.request.Request(  # noqa: S310 - the local API's own URL
+        f"{args.api_url}/accounts/{args.connection}/upgrade",
+        method="POST",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as reply:  # noqa: S310
+            return str(json.loads(reply.read())["console_url"])
+    except urllib.error.HTTPError as refused:
+        print(f"error: the API answered {refused.code}: {refused.read().decode()[:500]}", file=sys.stderr)
+        return None
+
+
 def _events(args: argparse.Namespace) -> int:
     from infra.local.cloud import LocalCloud
 
@@ -196,6 +249,20 @@ def parser() -> argparse.ArgumentParser:
     deploy.add_argument("--timeout", type=float, default=120)
     deploy.set_defaults(func=_customer_deploy)
 
+    update = commands.add_parser(
+        "customer-update", help="play the customer: update the onboarding stack to the latest template"
+    )
+    source = update.add_mutually_exclusive_group(required=True)
+    source.add_argument("--url", help="the console_url from POST /accounts/{connection_id}/upgrade")
+    source.add_argument("--connection", help="a connection id: ask the API for its upgrade link first")
+    update.add_argument("--org", help="with --connection: the connection's org (asked as an admin)")
+    update.add_argument("--user", default="local-admin", help="with --connection: who asks")
+    update.add_argument("--api-url", default="http://127.0.0.1:3000")
+    update.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR))
+    update.add_argument("--endpoint", default="http://127.0.0.1:4566")
+    update.add_argument("--timeout", type=float, default=120)
+    update.set_defaults(func=_customer_update)
+
     events = commands.add_parser("events", help="print the events published on the bus since the last call")
     events.add_argument("--endpoint", default="http://127.0.0.1:4566")
     events.set_defaults(func=_events)
@@ -231,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    if args.command in ("customer-deploy", "demo"):
+    if args.command in ("customer-deploy", "customer-update", "demo"):
         print(f"({time.monotonic() - started:.1f} s)")
     return code
 

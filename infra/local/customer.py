@@ -1,7 +1,9 @@
-"""Playing the customer: deploy a quick-create link into an account of the local cloud."""
+"""Playing the customer: deploy a quick-create link into an account of the local cloud, or update the
+onboarding stack with the link ``POST /accounts/{id}/upgrade`` answered."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,8 +28,24 @@ class DeployResult:
     reason: str
 
 
+@dataclass(frozen=True)
+class StackUpdate:
+    """The console's "update stack, replace the template" link: which stack, with what template."""
+
+    region: str
+    stack_id: str
+    template_url: str
+
+    @property
+    def account(self) -> str:
+        return self.stack_id.split(":")[4]
+
+
 class QuickCreateError(ValueError):
     pass
+
+
+_STACK_ARN = re.compile(r"^arn:aws[a-z-]*:cloudformation:([a-z0-9-]+):(\d{12}):stack/[\w-]+/[\w-]+$")
 
 
 def parse_quick_create_url(url: str) -> QuickCreate:
@@ -46,6 +64,45 @@ def parse_quick_create_url(url: str) -> QuickCreate:
     if not region:
         raise QuickCreateError("the quick-create URL names no region")
     return QuickCreate(region=region, template_url=template_url, stack_name=stack_name, parameters=params)
+
+
+def parse_update_url(url: str) -> StackUpdate:
+    """Reads the console's update link: like quick-create, the query lives in the URL fragment."""
+    parts = urlsplit(url)
+    if "/stacks/update/template" not in parts.fragment or "?" not in parts.fragment:
+        raise QuickCreateError("not a CloudFormation update-stack URL")
+    query = parse_qs(parts.fragment.split("?", 1)[1], keep_blank_values=True)
+    region = parse_qs(parts.query).get("region", [""])[0]
+    try:
+        stack_id, template_url = query["stackId"][0], query["templateURL"][0]
+    except KeyError as missing:
+        raise QuickCreateError(f"the update URL has no {missing.args[0]}") from None
+    arn = _STACK_ARN.match(stack_id)
+    if arn is None:
+        raise QuickCreateError("the update URL's stackId is not a stack ARN")
+    if not region or region != arn.group(1):
+        raise QuickCreateError("the update URL's region is not the stack's")
+    return StackUpdate(region=region, stack_id=stack_id, template_url=template_url)
+
+
+def update(
+    cloudformation: Any,
+    link: StackUpdate,
+    *,
+    timeout_seconds: float = 120,
+    on_status: Callable[[str], None] = lambda status: None,
+) -> DeployResult:
+    """What the console does on "Update stack" with a replaced template: it shows every parameter
+    with the stack's current value and submits those values, then waits for a final status."""
+    stack = cloudformation.describe_stacks(StackName=link.stack_id)["Stacks"][0]
+    current = {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}
+    cloudformation.update_stack(
+        StackName=link.stack_id,
+        TemplateURL=link.template_url,
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(current.items())],
+        Capabilities=["CAPABILITY_NAMED_IAM", "CAPABILITY_IAM"],
+    )
+    return wait(cloudformation, link.stack_id, timeout_seconds=timeout_seconds, on_status=on_status)
 
 
 def create(cloudformation: Any, link: QuickCreate, *, template_body: str | None = None) -> str:

@@ -180,7 +180,8 @@ def test_status_events_are_forwarded_to_the_bus_in_our_home_region() -> None:
         if r["Type"] == "AWS::Events::Rule"
         for t in r["Properties"]["Targets"]
     ]
-    assert targets == ["arn:aws:events:us-east-1:123456789012:event-bus/stackpilot-test"]
+    # stack status changes and (since v3) build state changes, both to our home region's bus
+    assert targets == ["arn:aws:events:us-east-1:123456789012:event-bus/stackpilot-test"] * 2
 
 
 def test_connect_and_disconnect_are_each_audited_with_the_change() -> None:

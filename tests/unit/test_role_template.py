@@ -105,15 +105,16 @@ def test_rendering_depends_on_the_connection() -> None:
 
 
 def test_template_version(template: dict[str, Any]) -> None:
-    # 2: the deploy role may write the stacks' app secrets (WriteStackSecrets).
-    assert TEMPLATE_VERSION == "2"
+    # 2: the deploy role may write the stacks' app secrets (WriteStackSecrets); 3: it may run our
+    # builds and the forwarding rule carries their state changes (test_role_template_releases.py).
+    assert TEMPLATE_VERSION == "3"
     assert make_input().template_version == TEMPLATE_VERSION
     props = template["Resources"]["StackpilotConnection"]["Properties"]
     assert props["TemplateVersion"] == TEMPLATE_VERSION
     assert template["Metadata"]["stackpilot"]["TemplateVersion"] == TEMPLATE_VERSION
-    assert "(template version 2)" in template["Description"]
-    other = json.loads(render_role_template(make_input(template_version="3")))
-    assert other["Resources"]["StackpilotConnection"]["Properties"]["TemplateVersion"] == "3"
+    assert "(template version 3)" in template["Description"]
+    other = json.loads(render_role_template(make_input(template_version="4")))
+    assert other["Resources"]["StackpilotConnection"]["Properties"]["TemplateVersion"] == "4"
 
 
 @pytest.mark.parametrize(
@@ -252,7 +253,9 @@ STACK_SECRET_ACTIONS = {
 STACK_SECRETS = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:stackpilot-*"
 
 
-def test_deploy_role_has_no_resource_powers_of_its_own_but_app_secrets(template: dict[str, Any]) -> None:
+def test_deploy_role_has_no_resource_powers_of_its_own_but_app_secrets_and_builds(
+    template: dict[str, Any],
+) -> None:
     allowed = {
         action
         for statement in deploy_policy(template).values()
@@ -260,7 +263,18 @@ def test_deploy_role_has_no_resource_powers_of_its_own_but_app_secrets(template:
         for action in as_list(statement["Action"])
     }
     services = {action.split(":")[0] for action in allowed}
-    assert services == {"cloudformation", "iam", "ec2", "ssm", "secretsmanager"}
+    # codebuild, s3, ecr, logs: releases (v3), held to our builds (test_role_template_releases.py).
+    assert services == {
+        "cloudformation",
+        "iam",
+        "ec2",
+        "ssm",
+        "secretsmanager",
+        "codebuild",
+        "s3",
+        "ecr",
+        "logs",
+    }
     assert {a for a in allowed if a.startswith("iam:")} == {"iam:PassRole"}
     assert all(a.startswith("ec2:Describe") for a in allowed if a.startswith("ec2:"))
     assert {a for a in allowed if a.startswith("ssm:")} == {"ssm:GetParameters"}

@@ -30,3 +30,14 @@ def awaiting_callback(local: LocalStackpilot, connection_id: str, timeout: float
     ):
         assert time.monotonic() < deadline, "the workflow never waited for the callback"
         time.sleep(0.05)
+
+
+def as_record_from_before_v3(local: LocalStackpilot, org_id: str, connection_id: str) -> None:
+    """The connection's item as stackpilot stored it before template versions were kept (no
+    ``template_version``: every such connection's stack ran v2)."""
+    local.cloud.client("dynamodb").update_item(
+        TableName=local.cloud.names.table("accounts"),
+        Key={"org_id": {"S": org_id}, "connection_id": {"S": connection_id}},
+        UpdateExpression="REMOVE template_version",
+        ConditionExpression="attribute_exists(connection_id)",
+    )

@@ -34,7 +34,7 @@ from infra.definitions import ROUTES
 from infra.local.openapi import build_openapi
 from infra.local.runtime import LocalStackpilot
 from tests.workflows.client import Api, Reply
-from tests.workflows.onboarding import deploy
+from tests.workflows.onboarding import as_record_from_before_v3, deploy
 
 pytestmark = pytest.mark.xdist_group("local-cloud")
 
@@ -212,6 +212,8 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("GET", "/accounts"): Scenario(),
     ("GET", "/accounts/{connection_id}"): Scenario(CONNECTIONS),
     ("DELETE", "/accounts/{connection_id}"): Scenario(CONNECTIONS),
+    # Each org's connected account, as a record from before v3: asking again replaces the link only.
+    ("POST", "/accounts/{connection_id}/upgrade"): Scenario(CONNECTIONS, keeps=True),
     ("POST", "/orgs"): Scenario(body=lambda world, caller: {"name": world.unique("Matrix spin-off")}),
     ("GET", "/orgs/current"): Scenario(),
     ("PATCH", "/orgs/current"): Scenario(body=lambda world, caller: {"name": world.orgs[caller.org].name}),
@@ -327,6 +329,8 @@ def world(stackpilot: LocalStackpilot) -> World:
             ("/secrets/{name}", SECRETS),
         ):
             org.shared[route] = objects.make(world, tag)
+        as_record_from_before_v3(stackpilot, org.org_id, org.connected)
+        org.shared["/accounts/{connection_id}/upgrade"] = org.connected
         for route in (
             "/stacks/{stack_id}/events",
             "/stacks/{stack_id}/template",

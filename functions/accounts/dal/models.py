@@ -43,6 +43,7 @@ class ConnectionModel(Model):
     health = UnicodeAttribute(null=True)
     health_reason = UnicodeAttribute(null=True)
     health_checked_at = UTCDateTimeAttribute(null=True)
+    template_version = UnicodeAttribute(null=True)  # absent on records from before v3: read as v2
     version = NumberAttribute(default=0)
 
     by_connection_id = ConnectionIdIndex()

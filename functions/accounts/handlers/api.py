@@ -1,4 +1,5 @@
-"""REST API of the accounts domain: POST/GET /accounts, GET/DELETE /accounts/{connection_id}."""
+"""REST API of the accounts domain: POST/GET /accounts, GET/DELETE /accounts/{connection_id},
+POST /accounts/{connection_id}/upgrade."""
 
 from __future__ import annotations
 
@@ -9,8 +10,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions import startup
 from functions.accounts.handlers import composition
-from functions.accounts.logic import connections
-from functions.accounts.models.api import ConnectAccountRequest, ConnectionList, ConnectionView
+from functions.accounts.logic import connections, upgrade
+from functions.accounts.models.api import (
+    ConnectAccountRequest,
+    ConnectionList,
+    ConnectionView,
+    UpgradeInstructions,
+)
 from functions.shared.logic.auditing import RequestInfo
 from functions.shared.models.ids import CONNECTION_ID_PATTERN
 from functions.shared.models.principal import Principal
@@ -23,6 +29,7 @@ app = rest.rest_app(log)
 ConnectionIdPath = Annotated[str, Path(pattern=CONNECTION_ID_PATTERN, description="A connection id")]
 AUDIT_LOG = composition.audit_log()
 DEPS = composition.api_deps()
+UPGRADE_DEPS = composition.upgrade_deps()
 
 
 def _principal() -> Principal:
@@ -65,6 +72,16 @@ def get_one(connection_id: ConnectionIdPath) -> ConnectionView:
 )
 def disconnect(connection_id: ConnectionIdPath) -> ConnectionView:
     return connections.disconnect(DEPS, _principal(), connection_id, _info())
+
+
+@app.post(
+    "/accounts/<connection_id>/upgrade",
+    summary="Update a connection's onboarding stack to the latest template",
+    responses={200: {"description": "What the customer runs: the console link and the CLI command"}}
+    | error_responses(401, 403, 404, 409, 422, 503, ok=None),
+)
+def upgrade_one(connection_id: ConnectionIdPath) -> UpgradeInstructions:
+    return upgrade.upgrade_connection(UPGRADE_DEPS, _principal(), connection_id, _info())
 
 
 @log.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)

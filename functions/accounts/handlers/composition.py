@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from functions.accounts.logic.health import HealthDeps
     from functions.accounts.logic.outcome import OutcomeDeps
     from functions.accounts.logic.respond import RespondDeps
+    from functions.accounts.logic.upgrade import UpgradeDeps
     from functions.accounts.logic.verification import VerifyDeps
     from functions.shared.integrations.stepfunctions import StateMachine
 
@@ -78,6 +79,16 @@ def api_deps() -> AccountsApiDeps:
             connect_window_seconds=s.connect_window_seconds,
             home_region=s.aws_region,
         ),
+    )
+
+
+@cache
+def upgrade_deps() -> UpgradeDeps:
+    from functions.accounts.logic.upgrade import UpgradeDeps
+
+    api = api_deps()
+    return UpgradeDeps(
+        connections=api.connections, templates=api.templates, clock=api.clock, config=api.config
     )
 
 

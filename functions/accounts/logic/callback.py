@@ -46,6 +46,7 @@ ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
 STACK_ARN = re.compile(r"^arn:aws[a-z-]*:cloudformation:([a-z0-9-]+):(\d{12}):stack/[\w-]{1,128}/[\w-]+$")
 CONNECTION_ID = re.compile(CONNECTION_ID_PATTERN)
 ORG_ID = re.compile(ORG_ID_PATTERN)
+VERSION = re.compile(r"^\d{1,4}$")
 
 
 class Outcome(StrEnum):
@@ -191,6 +192,7 @@ def _update(
     if connection is None or connection.status not in (ConnectionStatus.CONNECTED, ConnectionStatus.FAILED):
         raise CallbackRejected("this stack does not hold a connection that can be re-verified")
     _check_origin(connection, req, topic_region)
+    upgrade = _upgrade_version(connection, req, deps.clock())
     # An update is proven by re-verification itself: only a role that demands our ExternalId passes.
     deps.workflow.start(
         f"reverify-{connection.connection_id}-{stored.request_key[:16]}",
@@ -202,11 +204,34 @@ def _update(
                 "request_type": req.RequestType,
                 "stack_id": req.StackId,
                 "role_arn": req.ResourceProperties.RoleArn,
+                **({"template_version": upgrade} if upgrade else {}),
             },
         },
     )
     deps.callbacks.set_status(stored.request_key, CallbackStatus.DISPATCHED)
     return Outcome.DISPATCHED
+
+
+def _upgrade_version(connection: Connection, req: CustomResourceRequest, now: datetime) -> str | None:
+    """The template version an Update moves the connection to, or None when it keeps its version
+    (any other update: a rollback, a parameter changed). A newer version counts only with the token
+    of the connection's latest upgrade link, unexpired: the properties alone prove nothing, and a
+    newer version without it is refused (CloudFormation rolls the stack back to what we recorded)."""
+    props = req.ResourceProperties
+    if not VERSION.match(props.TemplateVersion) or not VERSION.match(connection.template_version):
+        return None  # not a version we issue: nothing to record, the re-verification decides
+    if int(props.TemplateVersion) <= int(connection.template_version):
+        return None  # the same (or an older stack's, e.g. a rollback): nothing to record
+    how = f"ask stackpilot for a new one (POST /accounts/{connection.connection_id}/upgrade)"
+    if not props.UpgradeToken:
+        raise CallbackRejected(
+            f"this template (v{props.TemplateVersion}) was not issued to upgrade this connection; {how}"
+        )
+    if connection.nonce_hash is None or not nonce_matches(connection.nonce_hash, props.UpgradeToken):
+        raise CallbackRejected(f"this upgrade link was replaced or already used; {how}")
+    if now >= connection.nonce_expires_at:
+        raise CallbackRejected(f"this upgrade link expired; {how}")
+    return props.TemplateVersion
 
 
 def _delete(deps: CallbackDeps, req: CustomResourceRequest, stored: CallbackRequest) -> Outcome:

@@ -77,22 +77,13 @@ def connect_account(
     external_id = secrets.token_urlsafe(32)  # server-generated, never accepted from a client
     nonce = new_nonce()
     template_key = f"connections/{principal.org_id}/{connection_id}/role-v{TEMPLATE_VERSION}.json"
-    # Only connecting renders a template: reads and disconnects never import troposphere (~60 ms).
-    from functions.accounts.logic.role_template import RoleTemplateInput, render_role_template
-
-    template = render_role_template(
-        RoleTemplateInput(
-            connection_id=connection_id,
-            external_id=external_id,
-            nonce=nonce,
-            region=request.region,
-            service_account_id=cfg.service_account_id,
-            assumer_role_arn=cfg.assumer_role_arn,
-            callback_topic_arn=f"arn:aws:sns:{request.region}:{cfg.service_account_id}:{cfg.callback_topic_name}",
-            event_bus_arn=f"arn:aws:events:{cfg.home_region}:{cfg.service_account_id}:event-bus/{cfg.event_bus_name}",
-            stack_name_prefix=STACK_NAME_PREFIX,
-            org_id=principal.org_id,
-        )
+    template = render_template(
+        cfg,
+        org_id=principal.org_id,
+        connection_id=connection_id,
+        external_id=external_id,
+        nonce=nonce,
+        region=request.region,
     )
     deps.templates.put(template_key, template)
     connection = Connection(
@@ -109,6 +100,7 @@ def connect_account(
         updated_at=now,
         created_by=principal.user_id,
         execution_arn=deps.workflow.execution_arn(execution_name(connection_id)),
+        template_version=TEMPLATE_VERSION,
     )
     audit = draft(
         principal,
@@ -128,6 +120,38 @@ def connect_account(
         # customer's callback starts this same execution (by name) when it finds nobody waiting.
         log.exception("the connect workflow could not start; the callback will start it")
     return _view(deps, connection)
+
+
+def render_template(
+    cfg: ConnectConfig,
+    *,
+    org_id: str,
+    connection_id: str,
+    external_id: str,
+    nonce: str,
+    region: str,
+    upgrade_token: str = "",
+) -> str:
+    """The onboarding template of the latest version for this connection (``upgrade_token``: the
+    one an upgrade of its stack presents in its Update)."""
+    # Only connecting and upgrading render a template: reads never import troposphere (~60 ms).
+    from functions.accounts.logic.role_template import RoleTemplateInput, render_role_template
+
+    return render_role_template(
+        RoleTemplateInput(
+            connection_id=connection_id,
+            external_id=external_id,
+            nonce=nonce,
+            region=region,
+            service_account_id=cfg.service_account_id,
+            assumer_role_arn=cfg.assumer_role_arn,
+            callback_topic_arn=f"arn:aws:sns:{region}:{cfg.service_account_id}:{cfg.callback_topic_name}",
+            event_bus_arn=f"arn:aws:events:{cfg.home_region}:{cfg.service_account_id}:event-bus/{cfg.event_bus_name}",
+            stack_name_prefix=STACK_NAME_PREFIX,
+            org_id=org_id,
+            upgrade_token=upgrade_token,
+        )
+    )
 
 
 def _create(deps: AccountsApiDeps, connection: Connection, audit: AuditDraft) -> None:
@@ -238,4 +262,7 @@ def _view(deps: AccountsApiDeps, connection: Connection) -> ConnectionView:
         health=connection.health,
         health_reason=connection.health_reason,
         health_checked_at=connection.health_checked_at,
+        template_version=connection.template_version,
+        latest_template_version=TEMPLATE_VERSION,
+        supports_releases=connection.supports_releases,
     )

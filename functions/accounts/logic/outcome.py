@@ -84,15 +84,23 @@ def record_outcome(
     now = deps.clock()
     if outcome == "CONNECTED":
         from_callback = {"role_arn": callback.role_arn, "stack_id": callback.stack_id} if callback else {}
+        upgraded = callback.template_version if callback else None
+        if upgraded:  # an upgrade's Update passed: the stack runs that template now
+            from_callback["template_version"] = upgraded
+        # The nonce (or an upgrade's token) is burnt by what it proved; a plain Update keeps an
+        # upgrade link that is still to be used.
+        burn = callback is None or callback.request_type != "Update" or upgraded is not None
         try:
             connected = deps.connections.transition(
                 key,
                 ConnectionStatus.CONNECTED,
                 allowed_from=(ConnectionStatus.PENDING, ConnectionStatus.CONNECTED, ConnectionStatus.FAILED),
-                audit=_outcome_entry(key, now, "succeeded", None),
+                audit=_outcome_entry(
+                    key, now, "succeeded", f"onboarding template v{upgraded}" if upgraded else None
+                ),
                 changes=ConnectionChanges(
                     **from_callback,
-                    nonce_hash=None,  # burnt: the template cannot connect twice
+                    **({"nonce_hash": None} if burn else {}),  # burnt: the template cannot connect twice
                     task_token=None,
                     reason=None,
                     updated_at=now,

@@ -36,6 +36,27 @@ class ConnectionView(BaseModel):
     health: Health | None = Field(default=None, description="Result of the last scheduled re-check")
     health_reason: str | None = None
     health_checked_at: datetime | None = None
+    template_version: str = Field(description="The onboarding template version the customer's stack runs")
+    latest_template_version: str = Field(
+        description="The latest version: when newer, POST /accounts/{connection_id}/upgrade says how"
+    )
+    supports_releases: bool = Field(
+        description="False: releases on this connection fail until its onboarding stack is updated"
+    )
+
+
+class UpgradeInstructions(BaseModel):
+    """What the customer runs to update their onboarding stack to the latest template. The Update
+    re-verifies the role; the connection shows the new version once it passed."""
+
+    connection_id: str
+    template_version: str = Field(description="What the customer's stack runs now")
+    target_template_version: str = Field(description="What it runs after the update")
+    stack_id: str = Field(description="The onboarding stack to update")
+    console_url: str = Field(description="Open it to update the stack in the CloudFormation console")
+    cli_command: str = Field(description="The same update with the AWS CLI")
+    template_url: str = Field(description="The rendered template (a link valid until expires_at)")
+    expires_at: datetime = Field(description="After this, ask for a new link (this one is then refused)")
 
 
 class ConnectionList(BaseModel):

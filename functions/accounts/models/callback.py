@@ -25,6 +25,7 @@ class ConnectionProperties(BaseModel):
     AccountId: Prop = ""
     Region: Prop = ""
     TemplateVersion: Prop = ""
+    UpgradeToken: Prop = ""  # only in a template rendered by POST /accounts/{id}/upgrade
 
 
 class CustomResourceRequest(BaseModel):

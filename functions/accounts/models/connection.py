@@ -6,8 +6,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 
+from functions.shared.logic.customer_names import LEGACY_TEMPLATE_VERSION, supports_releases
 from functions.shared.models.changes import Changes
 
 AwsAccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
@@ -59,6 +60,18 @@ class Connection(ConnectionKey):
     health: Health | None = None  # the last scheduled re-check of a CONNECTED connection
     health_reason: str | None = None
     health_checked_at: datetime | None = None
+    # The onboarding template the customer's stack runs: set when it is created, and by an Update
+    # of the stack that re-verified (an upgrade). Records from before it was kept ran v2.
+    template_version: str = LEGACY_TEMPLATE_VERSION
+
+    @field_validator("template_version", mode="before")
+    @classmethod
+    def _legacy_version(cls, value: object) -> object:
+        return LEGACY_TEMPLATE_VERSION if value is None else value
+
+    @property
+    def supports_releases(self) -> bool:
+        return supports_releases(self.template_version)
 
     def changed(self, to: ConnectionStatus, changes: ConnectionChanges) -> Connection:
         """This connection as a transition to ``to`` with ``changes`` leaves it."""
@@ -74,7 +87,9 @@ class ConnectionChanges(Changes):
     reason: str | None = None
     connected_at: datetime | None = None
     nonce_hash: str | None = None
+    nonce_expires_at: datetime | None = None
     task_token: str | None = None
+    template_version: str | None = None
     updated_at: datetime | None = None
     health: Health | None = None
     health_reason: str | None = None

@@ -20,6 +20,9 @@ class Callback(TaskModel):
     request_type: Literal["Create", "Update", "Delete"]
     stack_id: str
     role_arn: str
+    # An Update that runs a template our upgrade rendered (its token checked): recorded once the
+    # role re-verified. None: a plain Update (or a Create), which changes no version.
+    template_version: str | None = Field(default=None, max_length=16)
 
 
 class ConnectAccountInput(TaskModel):

@@ -43,6 +43,7 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/accounts"): _read(V, "account.list"),
     ("GET", "/accounts/{connection_id}"): _read(V, "account.read"),
     ("DELETE", "/accounts/{connection_id}"): _write(A, "account.disconnect"),
+    ("POST", "/accounts/{connection_id}/upgrade"): _write(A, "account.upgrade"),
     # orgs and members: people, never scripts
     ("POST", "/orgs"): _write(None, "org.create", api_keys=False),
     ("GET", "/orgs/current"): _read(V, "org.read"),

@@ -14,7 +14,22 @@ import re
 from typing import Final
 from urllib.parse import quote
 
-TEMPLATE_VERSION: Final = "2"
+TEMPLATE_VERSION: Final = "3"
+
+#: What a connection whose record predates ``template_version`` runs (those were all rendered at v2).
+LEGACY_TEMPLATE_VERSION: Final = "2"
+
+#: Since v3 the deploy role may build in the customer's account (CodeBuild, ECR, the source bucket,
+#: the build logs) and the forwarding rule carries the builds' state changes: releases need it.
+RELEASES_TEMPLATE_VERSION: Final = "3"
+
+
+def supports_releases(template_version: str | None) -> bool:
+    """Whether a connection running onboarding template ``template_version`` (None: a record from
+    before versions were kept, so v2) can carry releases; an older one must update its stack first."""
+    version = template_version or LEGACY_TEMPLATE_VERSION
+    return version.isdigit() and int(version) >= int(RELEASES_TEMPLATE_VERSION)
+
 
 #: Every stack stackpilot manages in a customer's account is named with this prefix, and so is what
 #: those stacks name after themselves (secrets ``<stack name>/<ENV_NAME>``, ECR repositories,

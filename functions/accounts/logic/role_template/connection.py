@@ -23,12 +23,14 @@ class StackpilotConnection(cloudformation.CustomResource):  # type: ignore[misc]
         "Region": (str, True),
         "RoleArn": (str, True),
         "TemplateVersion": (str, True),
+        "UpgradeToken": (str, False),
     }
 
 
 def add_connection(t: Template, inp: RoleTemplateInput, iam_resources: list[str]) -> None:
     """The callback, once every role and policy in ``iam_resources`` (logical ids) exists."""
     org: dict[str, str] = {"OrgId": inp.org_id} if inp.org_id else {}
+    upgrade: dict[str, str] = {"UpgradeToken": inp.upgrade_token} if inp.upgrade_token else {}
     t.add_resource(
         StackpilotConnection(
             "StackpilotConnection",
@@ -42,6 +44,7 @@ def add_connection(t: Template, inp: RoleTemplateInput, iam_resources: list[str]
             AccountId=AccountId,
             Region=Region,
             TemplateVersion=inp.template_version,
+            **upgrade,
             # The callback must only arrive once every role and policy exists (explicit, even
             # where a GetAtt already implies it, so a refactor cannot silently drop it).
             DependsOn=sorted(iam_resources),

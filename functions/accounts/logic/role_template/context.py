@@ -30,6 +30,10 @@ class RoleTemplateInput:
     # The connection's org: the callback reads the connection by its key (one consistent read)
     # instead of through the connection-id index and back. Not a secret; proves nothing on its own.
     org_id: str = ""
+    # Only in a template rendered to upgrade an existing connection: the single-use token its
+    # stack's Update presents (a literal of the private template, like the nonce's default), which
+    # is how the callback knows the Update runs the template we rendered, not just any edit.
+    upgrade_token: str = ""
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from troposphere import GetAtt, Ref, StackId, Sub, Template, iam
+from troposphere import AccountId, GetAtt, Ref, StackId, Sub, Template, iam
 
 from functions.accounts.logic.role_template.context import Names, RoleTemplateInput, tags
 from functions.shared.logic.customer_names import CONTROL_PATH, deploy_role_name
@@ -122,6 +122,38 @@ def _deploy_policy(inp: RoleTemplateInput, names: Names) -> dict[str, Any]:
             ],
             [Sub(f"{ARN}:secretsmanager:{HERE}:secret:{names.prefix}*")],
             condition={"Null": {"secretsmanager:AddReplicaRegions": "true"}},
+        ),
+        # Releases (template version 3): build a pushed commit in this account. The deploy role
+        # starts, follows and stops our CodeBuild projects only; it never creates or changes one
+        # (the stack does that, through the CloudFormation role).
+        statement(
+            "RunStackpilotBuilds",
+            ["codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"],
+            [Sub(f"{ARN}:codebuild:{HERE}:project/{names.prefix}*")],
+        ),
+        # The commit's source archive goes into the stack's source bucket: put objects only (no
+        # read, no delete, no bucket settings), and only in buckets of this account (bucket ARNs
+        # name no account: without the condition a same-named bucket elsewhere would match).
+        statement(
+            "UploadBuildSources",
+            ["s3:PutObject"],
+            [Sub(f"{ARN}:s3:::{names.prefix}*/*")],
+            condition={"StringEquals": {"s3:ResourceAccount": AccountId}},
+        ),
+        # The digest of the image a build pushed (tags are immutable): read image metadata only.
+        statement(
+            "ReadBuiltImages",
+            ["ecr:DescribeImages"],
+            [Sub(f"{ARN}:ecr:{HERE}:repository/{names.prefix}*")],
+        ),
+        # A release's build log (GET /releases/{id}/logs), from our builds' log groups only.
+        statement(
+            "ReadBuildLogs",
+            ["logs:FilterLogEvents", "logs:GetLogEvents"],
+            [
+                Sub(f"{ARN}:logs:{HERE}:log-group:{names.path}codebuild/*"),
+                Sub(f"{ARN}:logs:{HERE}:log-group:{names.path}codebuild/*:log-stream:*"),
+            ],
         ),
         # Public AMI ids (AWS::SSM::Parameter::Value<...> parameters) resolved at change-set time.
         statement(

@@ -23,6 +23,8 @@ def validate(inp: RoleTemplateInput) -> None:
     _require(ACCOUNT_ID_RE, inp.service_account_id, "service_account_id")
     _require(_PREFIX_RE, inp.stack_name_prefix, "stack_name_prefix")
     _require(_VERSION_RE, inp.template_version, "template_version")
+    if inp.upgrade_token:
+        _require(_NONCE_RE, inp.upgrade_token, "upgrade_token")
     if len(inp.stack_name_prefix) > 32:
         raise ValueError("invalid stack_name_prefix")
     acct = re.escape(inp.service_account_id)
