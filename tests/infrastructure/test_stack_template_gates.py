@@ -1,7 +1,8 @@
 """Quality gates over every variant of the application stack template: cfn-lint, checkov, IAM sanity.
 
 Variants: NAT on/off x alb/api_gateway x database on/off x bastion on/off x new/existing VPC (32),
-plus two with a certificate (one in a region whose ALB logs use the log-delivery service principal).
+plus two with a certificate (one in a region whose ALB logs use the log-delivery service principal), plus
+four tracking a source (its ECR repository, source bucket and CodeBuild project) across the others.
 They are rendered once per module into a temporary directory, and both scanners start right away, side
 by side, once over all files (cfn-lint in one process, checkov in another).
 
@@ -124,6 +125,18 @@ def variants() -> dict[str, StackTemplateInput]:
             f"arn:aws:acm:{region}:{ACCOUNT}:certificate/0a1b2c3d-0000-4000-8000-00000000abcd"
         )
         out[f"certificate-{region}-{vpc}"] = _input(body)
+    source = {"provider": "github", "repository": "acme/shop", "branch": "main"}
+    nested = {**source, "dockerfile": "app/Dockerfile", "context": "services/web"}
+    for nat, front_door, database, vpc in (
+        (True, "alb", True, "new"),
+        (False, "api_gateway", False, "new"),
+        (True, "api_gateway", True, "existing"),
+        (False, "alb", False, "existing"),
+    ):
+        body = _body("eu-west-1", nat=nat, front_door=front_door, database=database, bastion=nat, vpc=vpc)
+        body["source"] = nested if nat else source
+        name = "-".join(["nat" if nat else "isolated", front_door, "db" if database else "nodb", vpc])
+        out[f"source-{name}"] = _input(body)
     return out
 
 
@@ -228,7 +241,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rendered]:
 
 
 def test_every_variant_is_rendered(rendered: Rendered) -> None:
-    assert len(rendered.files) == 34
+    assert len(rendered.files) == 38
     # spot-check that the variants really differ where they should
     subnets = {
         n: sum(r["Type"] == "AWS::EC2::Subnet" for r in t["Resources"].values())
@@ -236,6 +249,11 @@ def test_every_variant_is_rendered(rendered: Rendered) -> None:
     }
     assert subnets["nat-alb-db-bastion-new"] == 9 and subnets["isolated-alb-nodb-nobastion-new"] == 6
     assert subnets["nat-api_gateway-db-bastion-existing"] == 0
+    projects = {
+        n: sum(r["Type"] == "AWS::CodeBuild::Project" for r in t["Resources"].values())
+        for n, t in rendered.templates.items()
+    }
+    assert {n for n, count in projects.items() if count} == {n for n in projects if n.startswith("source-")}
 
 
 def test_cfn_lint_reports_no_errors(rendered: Rendered) -> None:
@@ -326,6 +344,8 @@ def _resolve(value: Any, template: dict[str, Any], region: str) -> str:
             return str(resources[name]["Properties"]["ClusterName"])
         if kind == "AWS::EC2::RouteTable":
             return "rtb-0123456789abcdef0"
+        if kind == "AWS::S3::Bucket":
+            return str(resources[name]["Properties"]["BucketName"])
     if "Fn::GetAtt" in value:
         name, attribute = value["Fn::GetAtt"]
         if resources[name]["Type"] == "AWS::Logs::LogGroup" and attribute == "Arn":

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
 
 from functions.stacks.exceptions import InvalidStackRequest
-from functions.stacks.logic.changes import apply_change, merge, same_spec
+from functions.stacks.logic.changes import apply_change, change_summary, merge, same_spec
 from functions.stacks.models.spec import SECRET_MASK as MASK
 from functions.stacks.models.spec import StackChange, StackSpec, masked
 
@@ -102,6 +102,46 @@ def test_the_same_spec_is_no_change_but_a_new_secret_value_is() -> None:
     assert same_spec(before, apply_change(before, change({"container": {"desired_count": 2}})))
     assert same_spec(before, apply_change(before, change({})))
     assert not same_spec(before, apply_change(before, change({"container": {"secret_env": {"K": "v"}}})))
+
+
+SOURCE = {"provider": "github", "repository": "acme/shop", "branch": "main"}
+
+
+def test_a_source_is_set_replaced_as_a_whole_and_removed_by_null() -> None:
+    # GIVEN a stack without a source
+    before = stored()
+    # WHEN a change sets one
+    tracked = apply_change(before, change({"source": SOURCE}))
+    # THEN it is kept with its defaults, and the summary names it
+    assert js(tracked.stored)["source"] == {**SOURCE, "dockerfile": "Dockerfile", "context": "."}
+    assert change_summary(before, tracked) == "changes source.*"
+    # WHEN another change gives a source with only another branch and context
+    other = {**SOURCE, "branch": "release/2", "context": "web"}
+    replaced = apply_change(tracked.stored, change({"source": other}))
+    # THEN that is the source, whole (a left-out dockerfile is the default again)
+    assert js(replaced.stored)["source"] == {**other, "dockerfile": "Dockerfile"}
+    assert change_summary(tracked.stored, replaced) == "changes source.branch, source.context"
+    # WHEN a change says source: null  THEN the stack tracks nothing; leaving it out keeps it
+    assert js(apply_change(replaced.stored, change({"source": None})).stored)["source"] is None
+    assert same_spec(replaced.stored, apply_change(replaced.stored, change({"container": {}})))
+
+
+@pytest.mark.parametrize(
+    ("source", "field"),
+    [
+        ({**SOURCE, "branch": "refs/heads/main"}, "source.branch"),
+        ({**SOURCE, "repository": "acme"}, "source.repository"),
+        ({**SOURCE, "dockerfile": "../Dockerfile"}, "source.dockerfile"),
+        ({**SOURCE, "context": "/srv"}, "source.context"),
+        ({**SOURCE, "provider": "bitbucket"}, "source.provider"),
+        ({"provider": "github", "repository": "acme/shop"}, "source.branch"),
+    ],
+)
+def test_a_bad_source_in_a_change_is_refused_naming_the_field(source: dict[str, Any], field: str) -> None:
+    # WHEN a change carries a bad source  THEN the error names the field under source
+    with pytest.raises(ValidationError) as refused:
+        change({"source": source})
+    assert ".".join(map(str, refused.value.errors()[0]["loc"])) == field
 
 
 json_values = st.recursive(

@@ -21,6 +21,7 @@ from functions.stacks.models.spec import (
     DatabaseSpec,
     ExistingVpc,
     NewVpc,
+    SourceSpec,
     StackSpec,
     spec_without_secrets,
 )
@@ -29,6 +30,7 @@ SECRET = "s3cr3t-Value-that-must-never-leak"
 ACCOUNT = "123456789012"
 ECR_IMAGE = f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/stackpilot-shop:1.2.3"
 CERT_ID = "0a1b2c3d-0000-4000-8000-00000000abcd"
+SOURCE = {"provider": "github", "repository": "acme/shop", "branch": "main"}
 
 
 class Replace(dict[str, Any]):
@@ -102,6 +104,7 @@ def _declared_defaults() -> dict[str, str]:
         ("container.", ContainerSpec),
         ("database.", DatabaseSpec),
         ("bastion.", BastionSpec),
+        ("source.", SourceSpec),
     ):
         for name, field in model.model_fields.items():
             if field.is_required():
@@ -248,6 +251,56 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("bastion type shape", {"bastion": {"instance_type": "micro"}}, "bastion.instance_type"),
     ("bastion key pair", {"bastion": {"key_name": "mine"}}, "bastion.key_name"),
     ("isolated app tier pulling from Docker Hub", {"nat_instance": False}, "nat_instance"),
+    *(
+        (f"source {why}", {"source": {**SOURCE, field: value}}, f"source.{field}")
+        for why, field, value in (
+            ("on another git host", "provider", "gitlab"),
+            ("repository without an owner", "repository", "shop"),
+            ("repository with a path", "repository", "acme/shop/web"),
+            ("owner starting with a hyphen", "repository", "-acme/shop"),
+            ("owner ending with a hyphen", "repository", "acme-/shop"),
+            ("owner over 39 characters", "repository", "a" * 40 + "/shop"),
+            ("repository named ..", "repository", "acme/.."),
+            ("repository name over 100 characters", "repository", "acme/" + "s" * 101),
+            ("repository name with a space", "repository", "acme/my shop"),
+            ("full ref instead of a branch", "branch", "refs/heads/main"),
+            ("branch with ..", "branch", "release..1"),
+            ("branch with a space", "branch", "my branch"),
+            ("branch with a control character", "branch", "main\x07"),
+            ("branch with a colon", "branch", "fix:1"),
+            ("branch with a tilde", "branch", "main~1"),
+            ("branch with a caret", "branch", "main^"),
+            ("branch with a glob", "branch", "feat*"),
+            ("branch with a bracket", "branch", "feat[1]"),
+            ("branch with a backslash", "branch", "feat\\x"),
+            ("branch ending in /", "branch", "feature/"),
+            ("branch ending in .lock", "branch", "main.lock"),
+            ("branch part ending in .lock", "branch", "a.lock/b"),
+            ("branch part starting with .", "branch", "feature/.hidden"),
+            ("branch ending in .", "branch", "v1."),
+            ("branch with //", "branch", "a//b"),
+            ("branch with @{", "branch", "a@{1}"),
+            ("branch starting with -", "branch", "-f"),
+            ("empty branch", "branch", ""),
+            ("branch named HEAD", "branch", "HEAD"),
+            ("dockerfile outside the repository", "dockerfile", "../Dockerfile"),
+            ("absolute dockerfile", "dockerfile", "/etc/Dockerfile"),
+            ("dockerfile through ..", "dockerfile", "a/../../Dockerfile"),
+            ("dockerfile naming a directory", "dockerfile", "docker/"),
+            ("dockerfile with a space", "dockerfile", "my Dockerfile"),
+            ("empty dockerfile", "dockerfile", ""),
+            ("context outside the repository", "context", ".."),
+            ("absolute context", "context", "/"),
+            ("context with a . part", "context", "./web"),
+            ("context with a shell character", "context", "web;rm"),
+        )
+    ),
+    (
+        "source without a branch",
+        {"source": {"provider": "github", "repository": "acme/shop"}},
+        "source.branch",
+    ),
+    ("unknown source field", {"source": {**SOURCE, "token": "x"}}, "source.token"),
 ]
 
 
@@ -272,6 +325,11 @@ def test_each_bad_field_is_refused_and_named(patch: dict[str, Any], field: str) 
         {"bastion": {"instance_type": "g4dn.xlarge"}},
         {"container": {"image": "nginx@sha256:" + "a" * 64}},
         {"container": {"image": "localhost:5000/team/app_v2:latest"}},
+        {"source": SOURCE},
+        {"source": {**SOURCE, "repository": "a/b", "branch": "feature/JIRA-12_x.y", "context": "."}},
+        {"source": {**SOURCE, "repository": "A-9" + "z" * 36 + "/." + "n" * 99, "branch": "v1.2@x"}},
+        {"source": {**SOURCE, "branch": "b" * 255, "dockerfile": "docker/.Dockerfile", "context": "a/b_c"}},
+        {"source": {**SOURCE, "branch": "héllo/wörld", "dockerfile": "Dockerfile.prod"}},
     ],
 )
 def test_valid_edge_cases_are_accepted(patch: dict[str, Any]) -> None:
@@ -424,6 +482,14 @@ def stack_specs(draw: st.DrawFn) -> dict[str, Any]:
         }
     if draw(st.booleans()):
         spec["bastion"] = {"instance_type": draw(st.sampled_from(["t3.micro", "m7i.large", "c5.xlarge"]))}
+    if draw(st.booleans()):
+        spec["source"] = {
+            "provider": "github",
+            "repository": draw(st.from_regex(r"[A-Za-z0-9]{1,39}/[A-Za-z0-9_-]{1,100}", fullmatch=True)),
+            "branch": draw(st.from_regex(r"[a-z0-9][a-z0-9_-]{0,9}(/[a-z0-9_-]{1,9}){0,2}", fullmatch=True)),
+            "dockerfile": draw(st.sampled_from(["Dockerfile", "docker/app.Dockerfile"])),
+            "context": draw(st.sampled_from([".", "services/web"])),
+        }
     return spec
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from functions.shared.logic.customer_names import source_bucket_name
 from functions.stacks.logic.network import SubnetFacts
 from functions.stacks.logic.template import StackTemplateInput, render_stack_template, secret_name
 from functions.stacks.models.spec import StackSpec, spec_without_secrets
@@ -537,3 +538,165 @@ def test_an_existing_vpc_is_rendered_only_with_facts_that_pass_validation() -> N
         render_stack_template(template_input(spec, subnets=facts))
     with pytest.raises(ValueError, match="was not found"):
         render_stack_template(template_input(spec, subnets={}))
+
+
+# --------------------------------------------------------------------------------------------------
+# A stack that tracks a source: what a release builds with
+# --------------------------------------------------------------------------------------------------
+
+SOURCE = {"provider": "github", "repository": "acme/shop", "branch": "main", "context": "services/web"}
+BUILD_TYPES = {
+    "AWS::ECR::Repository",
+    "AWS::S3::Bucket",
+    "AWS::S3::BucketPolicy",
+    "AWS::Logs::LogGroup",
+    "AWS::CodeBuild::Project",
+    "AWS::IAM::Role",
+}
+
+
+@pytest.fixture(scope="module")
+def built() -> dict[str, Any]:
+    return render(source=SOURCE)
+
+
+def test_without_a_source_there_is_nothing_to_build(template: dict[str, Any]) -> None:
+    assert not {"ImageRepository", "SourceBucket", "BuildProject", "BuildRole"} & set(template["Resources"])
+    assert not {"ImageRepositoryUri", "SourceBucketName", "BuildProjectName"} & set(template["Outputs"])
+
+
+def test_a_source_adds_only_the_build_resources_and_keeps_running_the_specs_image(
+    template: dict[str, Any], built: dict[str, Any]
+) -> None:
+    # GIVEN the same stack with and without a source
+    added = {name: r["Type"] for name, r in built["Resources"].items() if name not in template["Resources"]}
+    # THEN the source adds the build resources, and changes nothing else
+    assert set(added) == {
+        "ImageRepository",
+        "SourceBucket",
+        "SourceBucketPolicy",
+        "BuildLogGroup",
+        "BuildProject",
+        "BuildRole",
+    }
+    assert set(added.values()) == BUILD_TYPES
+    assert {k: v for k, v in built["Resources"].items() if k in template["Resources"]} == template[
+        "Resources"
+    ]
+    (task,) = of_type(built, "AWS::ECS::TaskDefinition").values()
+    assert task["Properties"]["ContainerDefinitions"][0]["Image"] == spec_body()["container"]["image"]
+
+
+def test_the_repository_keeps_immutable_scanned_images_the_last_30(built: dict[str, Any]) -> None:
+    repo = props(built, "ImageRepository")
+    assert repo["RepositoryName"] == "stackpilot-shop-prod"
+    assert repo["ImageTagMutability"] == "IMMUTABLE"
+    assert repo["ImageScanningConfiguration"] == {"ScanOnPush": True}
+    assert repo["EncryptionConfiguration"]["EncryptionType"] in ("AES256", "KMS")
+    (rule,) = json.loads(repo["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
+    assert rule["selection"] == {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 30}
+    assert rule["action"] == {"type": "expire"}
+
+
+def test_the_source_bucket_is_private_versioned_encrypted_tls_only_and_expires_old_sources(
+    built: dict[str, Any],
+) -> None:
+    bucket = props(built, "SourceBucket")
+    assert bucket["BucketName"].startswith("stackpilot-shop-prod-src-") and len(bucket["BucketName"]) <= 63
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert bucket["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    (rule,) = bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["Status"] == "Enabled" and rule["ExpirationInDays"] == 30
+    assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+    (deny,) = props(built, "SourceBucketPolicy")["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Principal"] == "*" and deny["Action"] == "s3:*"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert deny["Resource"] == [{"Fn::GetAtt": ["SourceBucket", "Arn"]}, {"Fn::Sub": "${SourceBucket.Arn}/*"}]
+
+
+def test_the_build_project_is_the_contract_the_release_and_local_codebuild_use(built: dict[str, Any]) -> None:
+    project = props(built, "BuildProject")
+    assert project["Name"] == "stackpilot-shop-prod-build"
+    assert project["Source"]["Type"] == "NO_SOURCE" and project["Artifacts"] == {"Type": "NO_ARTIFACTS"}
+    spec = project["Source"]["BuildSpec"]
+    assert 'docker build -f "$CONTEXT/$DOCKERFILE" -t "$IMAGE_REPO_URI:$IMAGE_TAG" "$CONTEXT"' in spec
+    assert 'docker push "$IMAGE_REPO_URI:$IMAGE_TAG"' in spec
+    assert "aws ecr get-login-password" in spec and "docker login" in spec
+    env = project["Environment"]
+    assert (env["ComputeType"], env["Type"], env["Image"]) == (
+        "BUILD_GENERAL1_SMALL",
+        "LINUX_CONTAINER",
+        "aws/codebuild/standard:7.0",
+    )
+    assert env["PrivilegedMode"] is True
+    assert {v["Name"]: v["Value"] for v in env["EnvironmentVariables"]} == {
+        "IMAGE_REPO_URI": {"Fn::GetAtt": ["ImageRepository", "RepositoryUri"]},
+        "DOCKERFILE": "Dockerfile",
+        "CONTEXT": "services/web",
+    }
+    assert project["TimeoutInMinutes"] == 30 and 5 <= project["QueuedTimeoutInMinutes"] <= 480
+    assert project["LogsConfig"]["CloudWatchLogs"] == {
+        "Status": "ENABLED",
+        "GroupName": {"Ref": "BuildLogGroup"},
+    }
+    group = props(built, "BuildLogGroup")
+    assert group == {"LogGroupName": "/stackpilot/codebuild/stackpilot-shop-prod", "RetentionInDays": 30}
+    assert ref_name(project["ServiceRole"]) == "BuildRole"
+    outputs = built["Outputs"]
+    assert ref_name(outputs["ImageRepositoryUri"]["Value"]) == "ImageRepository"
+    assert ref_name(outputs["SourceBucketName"]["Value"]) == "SourceBucket"
+    assert ref_name(outputs["BuildProjectName"]["Value"]) == "BuildProject"
+
+
+def test_the_build_role_may_read_its_sources_push_its_repository_and_write_its_logs_only(
+    built: dict[str, Any],
+) -> None:
+    role = props(built, "BuildRole")
+    # under the workload path and the boundary, assumed by CodeBuild for this project only
+    assert role["Path"] == "/stackpilot/" and role["PermissionsBoundary"] == BOUNDARY
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "codebuild.amazonaws.com"}
+    assert trust["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"].endswith(
+        ":project/stackpilot-shop-prod-build"
+    )
+    (policy,) = role["Policies"]
+    grants = {
+        action: [r["Fn::Sub"] if isinstance(r, dict) else r for r in s["Resource"]]
+        if s["Resource"] != "*"
+        else "*"
+        for s in policy["PolicyDocument"]["Statement"]
+        for action in s["Action"]
+    }
+    bucket = props(built, "SourceBucket")["BucketName"]
+    assert grants.pop("s3:GetObject") == [f"arn:${{AWS::Partition}}:s3:::{bucket}/*"]
+    assert grants.pop("ecr:GetAuthorizationToken") == "*"  # no resource-level permission
+    assert grants.pop("logs:CreateLogStream") == grants.pop("logs:PutLogEvents")
+    repository = "arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/stackpilot-shop-prod"
+    pushes = {a for a in grants if a.startswith("ecr:")}
+    assert pushes == {
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:CompleteLayerUpload",
+        "ecr:InitiateLayerUpload",
+        "ecr:PutImage",
+        "ecr:UploadLayerPart",
+    }
+    assert all(grants.pop(a) == [repository] for a in pushes)
+    assert grants == {}  # nothing else
+
+
+def test_build_resource_names_follow_the_stack_name_and_fit_aws_limits() -> None:
+    # GIVEN the longest stack name a spec allows
+    long = render(name="a" * 32, stage="b" * 16, source=SOURCE)
+    bucket = props(long, "SourceBucket")["BucketName"]
+    # THEN the bucket name is a valid S3 name that still starts with the stack prefix
+    assert len(bucket) <= 63 and re.fullmatch(r"stackpilot-[a-z0-9-]+[a-z0-9]", bucket), bucket
+    assert props(long, "BuildProject")["Name"] == f"stackpilot-{'a' * 32}-{'b' * 16}-build"
+    # AND the same stack in another account or region gets another bucket (S3 names are global)
+    names = {
+        source_bucket_name("stackpilot-shop-prod", account_id=account, region=region)
+        for account in (ACCOUNT, "210987654321")
+        for region in (REGION, "eu-west-2")
+    }
+    assert len(names) == 4

@@ -70,6 +70,55 @@ def _require(pattern: re.Pattern[str], value: object, what: str) -> None:
         raise ValueError(f"invalid {what}")
 
 
+# --------------------------------------------------------------------------------------------------
+# What a stack that tracks a source adds (stacks' template) and the releases use (through the deploy
+# role, scoped by the onboarding template to these names: projects and repositories ``stackpilot-*``,
+# buckets whose names start with ``stackpilot-``, log groups ``/stackpilot/codebuild/*``).
+# --------------------------------------------------------------------------------------------------
+
+_STACK_RE: Final = re.compile(rf"{re.escape(STACK_NAME_PREFIX)}[a-z0-9-]{{1,116}}")
+_ACCOUNT_RE: Final = re.compile(r"\d{12}")
+_BUCKET_MAX_CHARS: Final = 63
+_BUCKET_HASH_CHARS: Final = 12
+
+
+def image_repository_name(stack_name: str) -> str:
+    """The stack's ECR repository: the stack name (ECR names are lower-case; stack names already are).
+    One per account and region, like the stack itself."""
+    _require(_STACK_RE, stack_name, "stack_name")
+    return stack_name.lower()
+
+
+def build_project_name(stack_name: str) -> str:
+    """The stack's CodeBuild project: ``<stack name>-build``."""
+    _require(_STACK_RE, stack_name, "stack_name")
+    return f"{stack_name}-build"
+
+
+def build_log_group_name(stack_name: str) -> str:
+    """The CodeBuild project's log group: ``/stackpilot/codebuild/<stack name>`` (under
+    :data:`WORKLOAD_PATH`, the log name-space the permissions boundary lets workload roles write)."""
+    _require(_STACK_RE, stack_name, "stack_name")
+    return f"{WORKLOAD_PATH}codebuild/{stack_name}"
+
+
+def source_bucket_name(stack_name: str, *, account_id: str, region: str) -> str:
+    """The stack's source bucket: ``<stack name>-src-<12 hex>``, at most 63 characters.
+
+    S3 bucket names are global across every AWS account, so the stack name alone (one per account
+    and region) would collide with another customer's, or the same stack in another region: the
+    suffix is 12 hex characters of SHA-256 over account, region and stack name. A stack name too
+    long for the 63-character limit is cut before ``-src`` (the suffix keeps the name unique). It
+    always starts with ``stackpilot-``.
+    """
+    _require(_STACK_RE, stack_name, "stack_name")
+    _require(_ACCOUNT_RE, account_id, "account_id")
+    _require(_REGION_RE, region, "region")
+    digest = hashlib.sha256(f"{account_id}/{region}/{stack_name}".encode()).hexdigest()[:_BUCKET_HASH_CHARS]
+    body = f"{stack_name}-src"[: _BUCKET_MAX_CHARS - _BUCKET_HASH_CHARS - 1].rstrip("-")
+    return f"{body}-{digest}"
+
+
 def connection_suffix(connection_id: str) -> str:
     """Short, IAM-safe, per-connection suffix used in resource names.
 

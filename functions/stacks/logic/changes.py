@@ -72,7 +72,7 @@ def same_spec(stored: StackSpec, changed: ChangedSpec) -> bool:
     return not changed.write_secrets and changed.stored == stored
 
 
-_PARTS = ("container", "database", "bastion")
+_PARTS = ("container", "database", "bastion", "source")
 
 
 def change_summary(before: StackSpec, changed: ChangedSpec) -> str:

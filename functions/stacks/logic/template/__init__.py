@@ -15,7 +15,8 @@ One module per resource family, each with the design notes of what it renders, a
 ``tags``): ``network`` (new or existing VPC, endpoints), ``nat``, ``security_groups``, ``roles``,
 ``instances`` (what every EC2 instance shares), ``logs`` (log groups, logs bucket), ``cluster``
 (ECS on EC2), ``service`` (task definition, service, autoscaling), ``front_door`` (ALB or API
-Gateway), ``database``, ``bastion``, ``outputs``; ``validate`` checks what the spec cannot know by
+Gateway), ``database``, ``bastion``, ``build`` (with a source: ECR repository, source bucket,
+CodeBuild project), ``outputs``; ``validate`` checks what the spec cannot know by
 itself and ``render`` adds the families to the template in order.
 
 Encryption

@@ -54,6 +54,7 @@ class Context:
         self.t = Template(
             Description=f"stackpilot stack {self.name}: {self.spec.front_door} -> ECS on EC2"
             + (" -> PostgreSQL" if self.spec.database else "")
+            + (f"; builds {self.spec.source.repository}" if self.spec.source else "")
         )
         self.t.set_version("2010-09-09")
         self.t.set_metadata({"stackpilot": {"Stack": self.name, "Stage": self.spec.stage}})

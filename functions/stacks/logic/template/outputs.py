@@ -6,6 +6,7 @@ from typing import Any
 
 from troposphere import AWSObject, GetAtt, Join, Output, Ref
 
+from functions.stacks.logic.template.build import BuildResources
 from functions.stacks.logic.template.context import Context, Network
 
 
@@ -18,6 +19,7 @@ def outputs(
     log_group: AWSObject,
     database: AWSObject | None,
     bastion: AWSObject | None,
+    build: BuildResources | None = None,
 ) -> None:
     values: dict[str, tuple[Any, str]] = {
         "VpcId": (net.vpc_id, "The stack's VPC"),
@@ -35,5 +37,9 @@ def outputs(
         values["DatabaseSecretArn"] = (Ref("DatabaseSecret"), "PostgreSQL credentials (Secrets Manager)")
     if bastion is not None:
         values["BastionInstanceId"] = (Ref(bastion), "Session Manager target")
+    if build is not None:
+        values["ImageRepositoryUri"] = (GetAtt(build.repository, "RepositoryUri"), "Where builds push")
+        values["SourceBucketName"] = (Ref(build.bucket), "Where releases put the sources to build")
+        values["BuildProjectName"] = (Ref(build.project), "The CodeBuild project of releases")
     for title, (value, description) in values.items():
         ctx.t.add_output(Output(title, Value=value, Description=description))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from troposphere import Template
 
 from functions.stacks.logic.template.bastion import bastion
+from functions.stacks.logic.template.build import build
 from functions.stacks.logic.template.cluster import cluster
 from functions.stacks.logic.template.context import Context, StackTemplateInput
 from functions.stacks.logic.template.database import database
@@ -40,5 +41,6 @@ def _build(ctx: Context) -> Template:
     ecs_service = service(ctx, net, sgs, ecs_cluster, capacity, task, target_group, listener)
     autoscaling(ctx, ecs_cluster, ecs_service)
     host = bastion(ctx, net, sgs) if spec.bastion else None
-    outputs(ctx, net, ecs_cluster, ecs_service, endpoint, app_log_group, db, host)
+    builds = build(ctx) if spec.source else None
+    outputs(ctx, net, ecs_cluster, ecs_service, endpoint, app_log_group, db, host, builds)
     return ctx.t

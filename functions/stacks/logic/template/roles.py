@@ -12,7 +12,17 @@ from functions.shared.logic.iam import ARN, HERE, policy_document
 from functions.stacks.logic.template.context import Context
 
 
-def role(ctx: Context, title: str, service: str, purpose: str, policy: dict[str, Any] | None) -> AWSObject:
+def role(
+    ctx: Context,
+    title: str,
+    service: str,
+    purpose: str,
+    policy: dict[str, Any] | None,
+    *,
+    source_arn: Any | None = None,
+) -> AWSObject:
+    """A role ``service`` assumes; with ``source_arn``, only on behalf of that resource of this
+    account (the confused-deputy guard for services acting for one resource, like a CodeBuild project)."""
     trust: dict[str, Any] = {
         "Effect": "Allow",
         "Principal": {"Service": service},
@@ -23,6 +33,11 @@ def role(ctx: Context, title: str, service: str, purpose: str, policy: dict[str,
         trust["Condition"] = {
             "StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")},
             "ArnLike": {"aws:SourceArn": Sub(f"{ARN}:ecs:{HERE}:*")},
+        }
+    elif source_arn is not None:
+        trust["Condition"] = {
+            "StringEquals": {"aws:SourceAccount": Ref("AWS::AccountId")},
+            "ArnLike": {"aws:SourceArn": source_arn},
         }
     return ctx.add(
         iam.Role(
