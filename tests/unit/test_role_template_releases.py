@@ -22,6 +22,7 @@ from functions.shared.logic.customer_names import (
 from tests.unit.test_role_template import (
     SERVICE_ACCOUNT,
     as_list,
+    cfn_role_statements,
     deploy_policy,
     make_input,
     render_role_template,
@@ -141,3 +142,27 @@ def test_the_forwarding_role_serves_our_two_rules_only(template: dict[str, Any])
         f"{PARTITION}:events:{HERE}:rule/{name}" for name in names
     }
     assert names == {"stackpilot-status-3f9a1b2c4d", "stackpilot-builds-3f9a1b2c4d"}
+
+
+def test_cloudformation_may_build_a_source_stacks_project_and_empty_its_repository_within_our_names(
+    template: dict[str, Any],
+) -> None:
+    # GIVEN the CloudFormation role a stack with a source is created through
+    stmts = cfn_role_statements(template)
+    # THEN it manages CodeBuild projects named stackpilot-* of this account and region, no others
+    projects = stmts["BuildProjects"]
+    assert set(as_list(projects["Action"])) == {
+        "codebuild:BatchGetProjects",
+        "codebuild:CreateProject",
+        "codebuild:DeleteProject",
+        "codebuild:UpdateProject",
+    }
+    assert [sub(r) for r in as_list(projects["Resource"])] == [
+        f"{PARTITION}:codebuild:{HERE}:project/stackpilot-*"
+    ]
+    # AND the repository's EmptyOnDelete can list and delete its images, in our repositories only
+    emptying = stmts["EmptyImageRepositories"]
+    assert {"ecr:BatchDeleteImage", "ecr:ListImages"} <= set(as_list(emptying["Action"]))
+    assert [sub(r) for r in as_list(emptying["Resource"])] == [
+        f"{PARTITION}:ecr:{HERE}:repository/stackpilot-*"
+    ]

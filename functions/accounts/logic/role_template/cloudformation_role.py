@@ -250,6 +250,23 @@ def _compute_policy(names: Names) -> dict[str, Any]:
             ],
             [Sub(f"{ARN}:ecr:{HERE}:repository/{names.prefix}*")],
         ),
+        # A stack that tracks a source builds in this account (template v3): its CodeBuild project,
+        # named after the stack. The repository's EmptyOnDelete lists and deletes its images.
+        statement(
+            "EmptyImageRepositories",
+            ["ecr:BatchDeleteImage", "ecr:DescribeImages", "ecr:ListImages"],
+            [Sub(f"{ARN}:ecr:{HERE}:repository/{names.prefix}*")],
+        ),
+        statement(
+            "BuildProjects",
+            [
+                "codebuild:BatchGetProjects",
+                "codebuild:CreateProject",
+                "codebuild:DeleteProject",
+                "codebuild:UpdateProject",
+            ],
+            [Sub(f"{ARN}:codebuild:{HERE}:project/{names.prefix}*")],
+        ),
         statement(
             "BuildApis",
             ["apigateway:DELETE", "apigateway:GET", "apigateway:PATCH", "apigateway:POST", "apigateway:PUT"],
