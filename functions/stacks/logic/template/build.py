@@ -36,6 +36,7 @@ from functions.shared.logic.customer_names import (
     source_bucket_name,
 )
 from functions.shared.logic.iam import ARN, HERE, checkov_skips, policy_document, statement
+from functions.stacks.logic.template.buckets import private_bucket, tls_only
 from functions.stacks.logic.template.context import Context
 from functions.stacks.logic.template.roles import role
 
@@ -209,46 +210,20 @@ def _bucket_name(ctx: Context) -> str:
 def _source_bucket(ctx: Context) -> AWSObject:
     name = _bucket_name(ctx)
     bucket = ctx.add(
-        s3.Bucket(
+        private_bucket(
             "SourceBucket",
-            BucketName=name,
+            name=name,
             # Sources are copies of git commits: nothing to keep once the stack is gone.
-            DeletionPolicy="Delete",
-            UpdateReplacePolicy="Delete",
-            BucketEncryption=s3.BucketEncryption(
-                ServerSideEncryptionConfiguration=[
-                    s3.ServerSideEncryptionRule(
-                        ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256")
-                    )
-                ]
+            retain=False,
+            expire=s3.LifecycleRule(
+                Id="expire-old-sources",
+                Status="Enabled",
+                ExpirationInDays=SOURCE_DAYS,
+                NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=SOURCE_DAYS),
+                AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=1),
             ),
-            VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
-            PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
-                BlockPublicAcls=True,
-                BlockPublicPolicy=True,
-                IgnorePublicAcls=True,
-                RestrictPublicBuckets=True,
-            ),
-            OwnershipControls=s3.OwnershipControls(
-                Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
-            ),
-            LifecycleConfiguration=s3.LifecycleConfiguration(
-                Rules=[
-                    s3.LifecycleRule(
-                        Id="expire-old-sources",
-                        Status="Enabled",
-                        ExpirationInDays=SOURCE_DAYS,
-                        NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(
-                            NoncurrentDays=SOURCE_DAYS
-                        ),
-                        AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(
-                            DaysAfterInitiation=1
-                        ),
-                    )
-                ]
-            ),
-            Tags=ctx.tags("sources"),
-            Metadata=checkov_skips(
+            tags=ctx.tags("sources"),
+            metadata=checkov_skips(
                 (
                     "CKV_AWS_18",
                     "Written only by the release workflow through the deploy role (CloudTrail records "
@@ -262,16 +237,7 @@ def _source_bucket(ctx: Context) -> AWSObject:
         s3.BucketPolicy(
             "SourceBucketPolicy",
             Bucket=Ref(bucket),
-            PolicyDocument=policy_document(
-                {
-                    "Sid": "TlsOnly",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": [GetAtt(bucket, "Arn"), Sub("${SourceBucket.Arn}/*")],
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                }
-            ),
+            PolicyDocument=policy_document(tls_only(bucket, GetAtt(bucket, "Arn"))),
         )
     )
     return bucket

@@ -12,6 +12,7 @@ from typing import Any, Final
 from troposphere import AWSObject, GetAtt, Ref, Sub, logs, s3
 
 from functions.shared.logic.iam import checkov_skips, partition, policy_document
+from functions.stacks.logic.template.buckets import private_bucket, tls_only
 from functions.stacks.logic.template.context import Context
 
 LOG_RETENTION_DAYS: Final = 365
@@ -70,42 +71,18 @@ def log_group(ctx: Context, title: str, suffix: str) -> AWSObject:
 
 def logs_bucket(ctx: Context) -> AWSObject:
     bucket = ctx.add(
-        s3.Bucket(
+        private_bucket(
             "LogsBucket",
-            DeletionPolicy="Retain",  # access logs outlive the stack (audit evidence)
-            UpdateReplacePolicy="Retain",
-            BucketEncryption=s3.BucketEncryption(
-                ServerSideEncryptionConfiguration=[
-                    s3.ServerSideEncryptionRule(
-                        ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256")
-                    )
-                ]
+            retain=True,  # access logs outlive the stack (audit evidence)
+            expire=s3.LifecycleRule(
+                Id="expire-access-logs",
+                Status="Enabled",
+                ExpirationInDays=LOG_RETENTION_DAYS,
+                NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=30),
+                AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=7),
             ),
-            VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
-            PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
-                BlockPublicAcls=True,
-                BlockPublicPolicy=True,
-                IgnorePublicAcls=True,
-                RestrictPublicBuckets=True,
-            ),
-            OwnershipControls=s3.OwnershipControls(
-                Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
-            ),
-            LifecycleConfiguration=s3.LifecycleConfiguration(
-                Rules=[
-                    s3.LifecycleRule(
-                        Id="expire-access-logs",
-                        Status="Enabled",
-                        ExpirationInDays=LOG_RETENTION_DAYS,
-                        NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=30),
-                        AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(
-                            DaysAfterInitiation=7
-                        ),
-                    )
-                ]
-            ),
-            Tags=ctx.tags("logs"),
-            Metadata=checkov_skips(
+            tags=ctx.tags("logs"),
+            metadata=checkov_skips(
                 ("CKV_AWS_18", "This is the access-log bucket; logging it into itself would loop"),
             ),
         )
@@ -125,14 +102,7 @@ def logs_bucket(ctx: Context) -> AWSObject:
             UpdateReplacePolicy="Retain",
             Bucket=Ref(bucket),
             PolicyDocument=policy_document(
-                {
-                    "Sid": "TlsOnly",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": [bucket_arn, Sub("${LogsBucket.Arn}/*")],
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                },
+                tls_only(bucket, bucket_arn),
                 {
                     "Sid": "LoadBalancerAccessLogs",
                     "Effect": "Allow",
