@@ -7,11 +7,8 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-from botocore.client import BaseClient
-from moto import mock_aws
 
 from functions.releases.dal.models import GitDeliveryModel, GitLinkModel, GitTrackingModel
 from functions.releases.dal.repository import (
@@ -22,11 +19,9 @@ from functions.releases.dal.repository import (
 )
 from functions.releases.exceptions import InstallationTaken
 from functions.releases.models.routing import InstallationLink, LinkStatus
-from functions.shared.dal import audit_store, dynamo
 from functions.shared.dal.audit_store import DynamoAuditLog
-from functions.shared.dal.dynamo import bind
-from functions.shared.integrations import aws
 from functions.shared.models.audit import AuditDraft
+from tests.fixtures.moto_tables import counted_tables
 
 REGION = "us-east-1"
 NOW = datetime(2026, 12, 8, 1, 0, tzinfo=UTC)
@@ -35,36 +30,13 @@ STACK_A, STACK_B = "stk_" + "a" * 26, "stk_" + "b" * 26
 
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
-    for var in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        aws.session.cache_clear()
-        aws.client.cache_clear()
-        dynamo.connection.cache_clear()
-        bind(
-            REGION,
-            {GitLinkModel: "t-links", GitTrackingModel: "t-tracking", GitDeliveryModel: "t-deliveries"},
-        )
-        audit_store.configure("t-audit", REGION)
-        for model in (GitLinkModel, GitTrackingModel, GitDeliveryModel, audit_store.AuditEntryModel):
-            model.create_table(wait=True)
+    tables = {GitLinkModel: "t-links", GitTrackingModel: "t-tracking", GitDeliveryModel: "t-deliveries"}
+    with counted_tables(monkeypatch, REGION, tables) as counted:
         GitLinkModel(42, link_id="lnk_acme", org_id="org_acme", status="ACTIVE").save()
         GitTrackingModel(7, "main", org_id="org_acme", stack_ids={STACK_B, STACK_A}).save()
         GitTrackingModel(7, "other-org", org_id="org_other", stack_ids={STACK_A}).save()
-        counted: Counter[str] = Counter()
-        real = BaseClient._make_api_call
-
-        def counting(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-            counted[operation] += 1
-            return real(client, operation, params)
-
-        monkeypatch.setattr(BaseClient, "_make_api_call", counting)
+        counted.clear()  # what the test does, not the setup
         yield counted
-    aws.session.cache_clear()
-    aws.client.cache_clear()
-    dynamo.connection.cache_clear()
 
 
 def test_a_push_is_routed_in_one_read_to_the_links_org_and_its_tracking_stacks(calls: Counter[str]) -> None:

@@ -6,19 +6,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from botocore.client import BaseClient
-from moto import mock_aws
 
-from functions.shared.dal import audit_store, dynamo
-from functions.shared.dal.dynamo import bind
-from functions.shared.integrations import aws
+from functions.shared.dal import audit_store
 from functions.shared.models.audit import AuditDraft
 from functions.stacks.dal.models import ConnectionAccessModel, StackHistoryModel, StackModel
 from functions.stacks.dal.repository import DynamoStackRepository, DynamoStackWithAccess
 from functions.stacks.models.stack import Precondition, StackChanges, StackEvent, StackStatus
+from tests.fixtures.moto_tables import counted_tables
 from tests.unit.stacks_builders import CONN, ORG, T0, stack
 
 REGION = "us-east-1"
@@ -26,37 +22,13 @@ REGION = "us-east-1"
 
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
-    for var in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        aws.session.cache_clear()
-        aws.client.cache_clear()
-        dynamo.connection.cache_clear()
-        bind(
-            REGION,
-            {
-                StackModel: "t-stacks",
-                StackHistoryModel: "t-stack-history",
-                ConnectionAccessModel: "t-accounts",
-            },
-        )
-        audit_store.configure("t-audit", REGION)
-        for model in (StackModel, StackHistoryModel, ConnectionAccessModel, audit_store.AuditEntryModel):
-            model.create_table(wait=True)
-        counted: Counter[str] = Counter()
-        real = BaseClient._make_api_call
-
-        def counting(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-            counted[operation] += 1
-            return real(client, operation, params)
-
-        monkeypatch.setattr(BaseClient, "_make_api_call", counting)
+    tables = {
+        StackModel: "t-stacks",
+        StackHistoryModel: "t-stack-history",
+        ConnectionAccessModel: "t-accounts",
+    }
+    with counted_tables(monkeypatch, REGION, tables) as counted:
         yield counted
-    aws.session.cache_clear()
-    aws.client.cache_clear()
-    dynamo.connection.cache_clear()
 
 
 def _line(message: str) -> StackEvent:
