@@ -1,4 +1,4 @@
-"""CodeBuild in a customer account (infra/local/patches/codebuild.py) and the CloudFormation types a
+"""CodeBuild in a customer account (infra/local/patches/codebuild/) and the CloudFormation types a
 stack with a source adds (infra/local/patches/cloudformation/resources/codebuild.py): the release's
 calls exactly as the contract has them (StartBuild with an S3 source and IMAGE_TAG, the state change
 event, BatchGetBuilds, ECR DescribeImages)."""
